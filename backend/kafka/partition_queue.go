@@ -1,0 +1,230 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/logpipe-go/logpipe/backend"
+)
+
+// States of an item.
+const (
+	itemQueued    int32 = iota // waiting in a partitionQueue
+	itemTaken                  // part of a request
+	itemAbandoned              // its sender gave up before it was taken
+)
+
+// item is one record on its way to a partition.
+type item struct {
+	key, value []byte
+	ts         time.Time
+	w          *waiter
+	idx        int
+	state      atomic.Int32
+}
+
+// waiter collects the results of one Send or SendBatch call.
+type waiter struct {
+	mu        sync.Mutex
+	positions []backend.Position
+	errs      []error
+	remaining int
+	done      chan struct{}
+}
+
+func newWaiter(n int) *waiter {
+	return &waiter{positions: make([]backend.Position, n), remaining: n, done: make(chan struct{})}
+}
+
+// finish records the outcome of n items of one request.
+func (w *waiter) finish(items []*item, pos func(i int) backend.Position, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.errs = append(w.errs, err)
+	}
+	for i, it := range items {
+		if err == nil {
+			w.positions[it.idx] = pos(i)
+		}
+		w.remaining--
+	}
+	if w.remaining == 0 {
+		close(w.done)
+	}
+}
+
+// partitionQueue holds the records waiting for one partition and runs at
+// most one request to it at a time.
+type partitionQueue struct {
+	p  *Producer
+	tp topicPartition
+
+	mu      sync.Mutex
+	items   []*item
+	running bool
+	closed  bool
+}
+
+// add queues items and starts a flusher unless one runs. The caller holds
+// p.mu for reading and has checked that the producer is open.
+func (q *partitionQueue) add(items []*item) {
+	q.mu.Lock()
+	q.items = append(q.items, items...)
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if start {
+		q.p.wg.Add(1)
+		go q.flush()
+	}
+}
+
+// closeQueue makes the flusher fail what is still queued after its current
+// request.
+func (q *partitionQueue) closeQueue() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+}
+
+// take removes the next request's items: up to MaxBatchBytes (at least one
+// item), skipping abandoned ones. It reports false when nothing is left.
+func (q *partitionQueue) take() (batch []*item, closed bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	size, n := 0, 0
+	for n < len(q.items) {
+		it := q.items[n]
+		sz := len(it.key) + len(it.value) + recordOverhead
+		if len(batch) > 0 && size+sz > q.p.cfg.MaxBatchBytes {
+			break
+		}
+		n++
+		if it.state.CompareAndSwap(itemQueued, itemTaken) {
+			batch = append(batch, it)
+			size += sz
+		}
+	}
+	clear(q.items[:n])
+	q.items = q.items[n:]
+	if len(q.items) == 0 {
+		q.items = nil
+	}
+	if len(batch) == 0 {
+		q.running = false
+	}
+	return batch, q.closed
+}
+
+// recordOverhead is a generous estimate of a record's bytes beyond its key
+// and value in a v2 record batch (length, attributes, varint deltas).
+const recordOverhead = 32
+
+func (q *partitionQueue) flush() {
+	defer q.p.wg.Done()
+	for {
+		batch, closed := q.take()
+		if len(batch) == 0 {
+			return
+		}
+		if closed {
+			finishGroups(batch, nil, ErrClosed)
+			continue
+		}
+		base, err := q.produce(batch)
+		finishGroups(batch, func(i int) backend.Position {
+			return backend.Position{Topic: q.tp.topic, Partition: int32(q.tp.partition), Offset: base + int64(i)}
+		}, err)
+	}
+}
+
+// finishGroups reports a request's outcome to each waiter in it; pos takes
+// the item's index in batch.
+func finishGroups(batch []*item, pos func(i int) backend.Position, err error) {
+	start := 0
+	for i := 1; i <= len(batch); i++ {
+		if i < len(batch) && batch[i].w == batch[start].w {
+			continue
+		}
+		off := start
+		batch[start].w.finish(batch[start:i], func(j int) backend.Position { return pos(off + j) }, err)
+		start = i
+	}
+}
+
+// produce writes batch in one request, retried up to MaxSendRetries times
+// on retriable errors within SendTimeout, and returns the first offset.
+func (q *partitionQueue) produce(batch []*item) (int64, error) {
+	cfg := q.p.cfg
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.SendTimeout)
+	defer cancel()
+	acks := kafkago.RequireAll
+	if cfg.Acks == AcksLeader {
+		acks = kafkago.RequireOne
+	}
+	records := make([]kafkago.Record, len(batch))
+	for attempt := 0; ; attempt++ {
+		for i, it := range batch {
+			// Bytes readers are consumed by a request: build them anew on
+			// each attempt.
+			records[i] = kafkago.Record{Time: it.ts, Key: kafkago.NewBytes(nilIfEmpty(it.key)), Value: kafkago.NewBytes(it.value)}
+		}
+		res, err := q.p.conn.client.Produce(ctx, &kafkago.ProduceRequest{
+			Topic:        q.tp.topic,
+			Partition:    q.tp.partition,
+			RequiredAcks: acks,
+			Records:      kafkago.NewRecordReader(records...),
+		})
+		if err == nil && res.Error != nil {
+			err = res.Error
+		}
+		if err == nil {
+			for _, rerr := range res.RecordErrors {
+				err = rerr
+				break
+			}
+		}
+		if err == nil {
+			return res.BaseOffset, nil
+		}
+		if attempt >= cfg.MaxSendRetries || !retriable(err) || ctx.Err() != nil {
+			return 0, fmt.Errorf("logpipe/kafka: produce %d record(s) to %s/%d (attempt %d of %d): %w",
+				len(batch), q.tp.topic, q.tp.partition, attempt+1, cfg.MaxSendRetries+1, err)
+		}
+		cfg.Logger.Warn("logpipe/kafka: produce failed, retrying", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
+		delay := time.Duration(100<<min(attempt, 4)) * time.Millisecond
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+// retriable reports whether err may pass by itself: a retriable Kafka error
+// or a network failure.
+func retriable(err error) bool {
+	var kerr kafkago.Error
+	if errors.As(err, &kerr) {
+		return kerr.Temporary()
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
