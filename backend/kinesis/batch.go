@@ -1,0 +1,167 @@
+package kinesis
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/logpipe-go/logpipe/backend"
+)
+
+// Limits of one PutRecords call.
+const (
+	maxBatchRecords = 500
+	maxBatchBytes   = 5 << 20
+)
+
+// batchEntry is one message of a SendBatch, with its place in the input.
+type batchEntry struct {
+	idx   int
+	key   string
+	keyed bool
+	data  []byte
+}
+
+func (e batchEntry) size() int { return len(e.key) + len(e.data) }
+
+// SendBatch writes msgs with PutRecords, 500 records or 5 MiB a call, and
+// returns their positions in the order of msgs.
+//
+// Kinesis does not let PutRecords pass SequenceNumberForOrdering, and a
+// call may fail for some entries and succeed for later ones; retrying only
+// the failed entries could then put a record after a later one with the same
+// key. So a call carries at most one record per key: the next record of a
+// key is sent only once the previous one is written. Records with distinct
+// keys (the common case) go 500 to a call; records sharing one key go one
+// per call. Failed entries (throttling, InternalFailure) and transient errors
+// of the whole call are retried with backoff until ctx ends. On error, the
+// positions of the records already written are filled in and the others are
+// zero.
+func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
+	}
+	positions := make([]backend.Position, len(msgs))
+	// Streams in the order they first appear, each with its entries.
+	var streams []string
+	byStream := make(map[string][]batchEntry)
+	for i, m := range msgs {
+		key, keyed, err := partitionKey(m)
+		if err != nil {
+			return positions, fmt.Errorf("logpipe/kinesis: batch record %d: %w", i, err)
+		}
+		if _, ok := byStream[m.Topic]; !ok {
+			streams = append(streams, m.Topic)
+		}
+		byStream[m.Topic] = append(byStream[m.Topic], batchEntry{idx: i, key: key, keyed: keyed, data: m.Value})
+	}
+	for _, s := range streams {
+		if err := p.sendStream(ctx, s, byStream[s], positions); err != nil {
+			return positions, err
+		}
+	}
+	return positions, nil
+}
+
+// sendStream writes entries, all to stream, filling in positions.
+func (p *Producer) sendStream(ctx context.Context, stream string, entries []batchEntry, positions []backend.Position) error {
+	// One queue per key, keys in the order they first appear.
+	var keys []string
+	queues := make(map[string][]batchEntry)
+	for _, e := range entries {
+		if _, ok := queues[e.key]; !ok {
+			keys = append(keys, e.key)
+		}
+		queues[e.key] = append(queues[e.key], e)
+	}
+	b := backoff{min: putBackoffMin, max: putBackoffMax}
+	for len(keys) > 0 {
+		call := nextCall(keys, queues)
+		in := &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: make([]types.PutRecordsRequestEntry, len(call))}
+		for i, e := range call {
+			in.Records[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(e.key), Data: e.data}
+		}
+		out, err := p.api.PutRecords(ctx, in, noSDKRetries)
+		if err != nil {
+			if !isTransient(err) {
+				return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: %w", len(call), stream, err)
+			}
+			if serr := sleep(ctx, b.next()); serr != nil {
+				return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last error: %v)", stream, serr, err)
+			}
+			continue
+		}
+		if len(out.Records) != len(call) {
+			return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: the response has %d results", len(call), stream, len(out.Records))
+		}
+		var lastFailure string
+		for i, r := range out.Records {
+			e := call[i]
+			if r.ErrorCode != nil {
+				code := aws.ToString(r.ErrorCode)
+				if !retryableEntryError(code) {
+					return fmt.Errorf("logpipe/kinesis: put record %d to stream %q: %s: %s", e.idx, stream, code, aws.ToString(r.ErrorMessage))
+				}
+				lastFailure = code + ": " + aws.ToString(r.ErrorMessage)
+				continue
+			}
+			seq := aws.ToString(r.SequenceNumber)
+			positions[e.idx] = backend.Position{Topic: stream, Shard: aws.ToString(r.ShardId), SequenceNumber: seq}
+			if e.keyed {
+				p.seqs.put(stream, e.key, seq)
+			}
+			queues[e.key] = queues[e.key][1:]
+		}
+		keys = pruneEmpty(keys, queues)
+		if lastFailure == "" {
+			b.reset()
+			continue
+		}
+		if serr := sleep(ctx, b.next()); serr != nil {
+			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last failure: %s)", stream, serr, lastFailure)
+		}
+	}
+	return nil
+}
+
+// nextCall takes the first pending record of each key, in key order, within
+// the limits of one PutRecords call.
+func nextCall(keys []string, queues map[string][]batchEntry) []batchEntry {
+	var call []batchEntry
+	bytes := 0
+	for _, k := range keys {
+		e := queues[k][0]
+		if len(call) == maxBatchRecords || (len(call) > 0 && bytes+e.size() > maxBatchBytes) {
+			break
+		}
+		call = append(call, e)
+		bytes += e.size()
+	}
+	return call
+}
+
+// pruneEmpty drops the keys whose queue is empty, keeping the order.
+func pruneEmpty(keys []string, queues map[string][]batchEntry) []string {
+	out := keys[:0]
+	for _, k := range keys {
+		if len(queues[k]) > 0 {
+			out = append(out, k)
+		} else {
+			delete(queues, k)
+		}
+	}
+	return out
+}
+
+// retryableEntryError reports whether a PutRecords entry that failed with
+// code may succeed when sent again.
+func retryableEntryError(code string) bool {
+	switch code {
+	case "ProvisionedThroughputExceededException", "InternalFailure", "ServiceUnavailable", "KMSThrottlingException":
+		return true
+	}
+	return false
+}

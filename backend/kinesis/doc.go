@@ -1,0 +1,18 @@
+// Package kinesis is logpipe's AWS Kinesis Data Streams backend, built on
+// aws-sdk-go-v2. Users select it through logpipe.Settings (Backend:
+// logpipe.BackendKinesis, Kinesis: kinesis.Config{...}); the root package
+// drives the Producer and Consumer defined here.
+//
+// The Producer writes each record with PutRecord, using the record key as
+// the partition key and passing the sequence number of the previous record
+// sent with the same key as SequenceNumberForOrdering, as django-logpipe
+// does. Its batched path (SendBatch) uses PutRecords and keeps the order of
+// records that share a key.
+//
+// The Consumer reads every shard of one stream in turn, a page at a time,
+// and keeps the last applied sequence number of each shard in the
+// application's database (table logpipe_kinesisoffset, shared with
+// django-logpipe). After a reshard, a child shard is read only once every
+// parent has been read to its end, so the records of one key stay in order
+// across a split or a merge.
+package kinesis

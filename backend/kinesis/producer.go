@@ -1,0 +1,134 @@
+package kinesis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/logpipe-go/logpipe/backend"
+)
+
+// ErrClosed is returned by the methods of a Producer or Consumer after
+// Close.
+var ErrClosed = errors.New("logpipe/kinesis: closed")
+
+// maxPartitionKeyLen is Kinesis' limit on a partition key, in Unicode
+// characters.
+const maxPartitionKeyLen = 256
+
+// Retry delays of the producer for throttled or failed writes.
+const (
+	putBackoffMin = 50 * time.Millisecond
+	putBackoffMax = 5 * time.Second
+)
+
+// Producer writes records to Kinesis streams. It implements
+// backend.Producer and backend.BatchProducer and is safe for concurrent use.
+// It starts no goroutines.
+type Producer struct {
+	api    API
+	region string
+	seqs   *seqCache
+	closed atomic.Bool
+}
+
+var (
+	_ backend.Producer      = (*Producer)(nil)
+	_ backend.BatchProducer = (*Producer)(nil)
+)
+
+// NewProducer validates cfg and returns a producer. It builds the AWS client
+// (loading the SDK's default configuration unless cfg.AWS or cfg.Client is
+// set) but makes no call to Kinesis.
+func NewProducer(ctx context.Context, cfg Config) (*Producer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	api, region, err := cfg.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{api: api, region: region, seqs: newSeqCache(cfg.SeqNumCacheSize)}, nil
+}
+
+// Region is the AWS region the producer writes to.
+func (p *Producer) Region() string { return p.region }
+
+// Send writes one record with PutRecord. The key is the partition key (a
+// random one when the key is empty, since Kinesis requires one), and the
+// sequence number of the previous record this producer sent with the same
+// key to the same stream is passed as SequenceNumberForOrdering. Throttling
+// and other transient errors are retried with backoff until ctx ends; the
+// returned position holds the stream, shard id and sequence number.
+func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Position, error) {
+	if p.closed.Load() {
+		return backend.Position{}, ErrClosed
+	}
+	key, keyed, err := partitionKey(m)
+	if err != nil {
+		return backend.Position{}, err
+	}
+	in := &kinesis.PutRecordInput{
+		StreamName:   aws.String(m.Topic),
+		PartitionKey: aws.String(key),
+		Data:         m.Value,
+	}
+	if keyed {
+		if seq, ok := p.seqs.get(m.Topic, key); ok {
+			in.SequenceNumberForOrdering = aws.String(seq)
+		}
+	}
+	b := backoff{min: putBackoffMin, max: putBackoffMax}
+	for {
+		out, err := p.api.PutRecord(ctx, in, noSDKRetries)
+		if err == nil {
+			seq := aws.ToString(out.SequenceNumber)
+			if keyed {
+				p.seqs.put(m.Topic, key, seq)
+			}
+			return backend.Position{Topic: m.Topic, Shard: aws.ToString(out.ShardId), SequenceNumber: seq}, nil
+		}
+		if !isTransient(err) {
+			return backend.Position{}, fmt.Errorf("logpipe/kinesis: put record to stream %q: %w", m.Topic, err)
+		}
+		if serr := sleep(ctx, b.next()); serr != nil {
+			return backend.Position{}, fmt.Errorf("logpipe/kinesis: put record to stream %q: %w (last error: %v)", m.Topic, serr, err)
+		}
+	}
+}
+
+// Close marks the producer closed; later sends return ErrClosed. Nothing is
+// buffered, so there is nothing to flush. It is idempotent.
+func (p *Producer) Close() error {
+	p.closed.Store(true)
+	return nil
+}
+
+// partitionKey returns m's partition key, and whether it is the message's own
+// key (false: a random key for an unkeyed message).
+func partitionKey(m backend.Message) (string, bool, error) {
+	if m.Topic == "" {
+		return "", false, errors.New("logpipe/kinesis: message has no stream name (Topic)")
+	}
+	if len(m.Key) == 0 {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:]), false, nil
+	}
+	if !utf8.Valid(m.Key) {
+		return "", false, fmt.Errorf("logpipe/kinesis: key %q is not valid UTF-8, which a Kinesis partition key must be", m.Key)
+	}
+	if n := utf8.RuneCount(m.Key); n > maxPartitionKeyLen {
+		return "", false, fmt.Errorf("logpipe/kinesis: key of %d characters is longer than Kinesis' limit of %d for a partition key", n, maxPartitionKeyLen)
+	}
+	return string(m.Key), true, nil
+}
