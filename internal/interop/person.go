@@ -174,9 +174,9 @@ func (s *stopper) applied() {
 	}
 }
 
-// Fixture returns person number i of seed s exactly as the Django project's
+// fixture returns person number i of seed s exactly as the Django project's
 // people.fixtures.person does, so that both sides send the same people.
-func Fixture(i, seed int) PersonV2 {
+func fixture(i, seed int) PersonV2 {
 	var email *string
 	if i%4 != 3 {
 		e := fmt.Sprintf("person%d@example.com", i)
