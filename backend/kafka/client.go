@@ -127,11 +127,16 @@ func (c *conn) partitionCount(ctx context.Context, topic string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The topic exists: make the shared transport learn it. A metadata
-	// request that allows auto-creation is the only one kafka-go sends past
-	// its cache; it creates nothing for a topic that exists.
-	_, _ = c.transport.RoundTrip(ctx, c.client.Addr, &metadataAPI.Request{TopicNames: []string{topic}, AllowAutoTopicCreation: true})
+	c.refreshTopic(ctx, topic)
 	return fresh, nil
+}
+
+// refreshTopic makes the shared transport re-read the metadata of topic,
+// which must exist (a leader moved, or another client created it). A
+// metadata request that allows auto-creation is the only one kafka-go sends
+// past its cache; it creates nothing for a topic that exists.
+func (c *conn) refreshTopic(ctx context.Context, topic string) {
+	_, _ = c.transport.RoundTrip(ctx, c.client.Addr, &metadataAPI.Request{TopicNames: []string{topic}, AllowAutoTopicCreation: true})
 }
 
 // freshPartitionCount reads topic's metadata through a transport of its own,

@@ -100,11 +100,14 @@ type Config struct {
 	// limits each produce request of a SendBatch. Default 10s.
 	SendTimeout time.Duration
 	// MaxSendRetries is how many times a produce request that failed with a
-	// retriable error (leader moved, broker unreachable) is tried again
-	// within SendTimeout, like KAFKA_MAX_SEND_RETRIES. Default 0. Retries keep
-	// the order of records with one key (one request per partition is in
-	// flight at a time) but may write a record twice when a response was
-	// lost.
+	// retriable error after it may have reached the broker (timeout,
+	// connection lost) is tried again within SendTimeout, like
+	// KAFKA_MAX_SEND_RETRIES. Default 0. Such a retry may write the records
+	// twice. Requests the broker refused without writing anything (no
+	// leader yet, leader moved, connection refused) are always tried again
+	// until SendTimeout, since that cannot duplicate. Retries keep the order
+	// of records with one key: one request per partition is in flight at a
+	// time.
 	MaxSendRetries int
 	// Acks is the acknowledgement a send waits for. Default AcksAll.
 	Acks Acks

@@ -173,6 +173,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 		acks = kafkago.RequireOne
 	}
 	records := make([]kafkago.Record, len(batch))
+	safe := 0
 	for attempt := 0; ; attempt++ {
 		for i, it := range batch {
 			// Bytes readers are consumed by a request: build them anew on
@@ -197,17 +198,55 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 		if err == nil {
 			return res.BaseOffset, nil
 		}
+		if ctx.Err() == nil && notWritten(err) {
+			// The broker refused the request before writing anything (no
+			// leader yet, leader moved, broker unreachable): trying again
+			// cannot duplicate, so it does not count as a retry.
+			if leaderChanged(err) {
+				q.p.conn.refreshTopic(ctx, q.tp.topic)
+			}
+			cfg.Logger.Debug("logpipe/kafka: produce refused, trying again", "topic", q.tp.topic, "partition", q.tp.partition, "error", err)
+			attempt--
+			safe++
+			sleepCtx(ctx, backoff(safe))
+			continue
+		}
 		if attempt >= cfg.MaxSendRetries || !retriable(err) || ctx.Err() != nil {
 			return 0, fmt.Errorf("logpipe/kafka: produce %d record(s) to %s/%d (attempt %d of %d): %w",
 				len(batch), q.tp.topic, q.tp.partition, attempt+1, cfg.MaxSendRetries+1, err)
 		}
 		cfg.Logger.Warn("logpipe/kafka: produce failed, retrying", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
-		delay := time.Duration(100<<min(attempt, 4)) * time.Millisecond
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-		}
+		sleepCtx(ctx, backoff(attempt+1))
 	}
+}
+
+// backoff is the wait before the n-th new try (n >= 1): 50ms doubling up to
+// 1s.
+func backoff(n int) time.Duration {
+	return time.Duration(50<<min(n-1, 4)) * time.Millisecond
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// notWritten reports whether err says that the broker wrote none of the
+// request's records.
+func notWritten(err error) bool {
+	return leaderChanged(err) || errors.Is(err, kafkago.NotEnoughReplicas) ||
+		errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// leaderChanged reports whether err says the client's partition leaders are
+// out of date.
+func leaderChanged(err error) bool {
+	return errors.Is(err, kafkago.NotLeaderForPartition) || errors.Is(err, kafkago.LeaderNotAvailable) ||
+		errors.Is(err, kafkago.FencedLeaderEpoch) || errors.Is(err, kafkago.UnknownLeaderEpoch)
 }
 
 func nilIfEmpty(b []byte) []byte {

@@ -1,0 +1,306 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"gorm.io/gorm"
+
+	"github.com/logpipe-go/logpipe/backend"
+)
+
+// ConsumerOptions says what a Consumer reads and where it keeps its
+// positions.
+type ConsumerOptions struct {
+	// Topic is the topic to read, every partition of it. Required.
+	Topic string
+	// Offsets keeps the next offset to read of each partition. Pass
+	// offsetstore.Kafka{DB: db} to keep them in the application's database
+	// (logpipe_kafkaoffset), written in the same transaction as what a
+	// record's handler saves: exactly-once. Nil keeps them as the committed
+	// offsets of the consumer group Config.GroupID, written after the
+	// handler's transaction commits: at-least-once (a crash between the two
+	// applies the record again).
+	Offsets OffsetStore
+	// Logger overrides Config.Logger for this consumer.
+	Logger *slog.Logger
+}
+
+// Consumer reads every partition of one topic. It implements
+// backend.Consumer and backend.OutsideTransaction. Fetch and Commit are for
+// one goroutine at a time; Close may be called from any.
+//
+// A goroutine per partition fetches records, starting at the stored offset
+// (or the earliest offset when none is stored), and hands them over in
+// order; it blocks while the caller has not taken the previous records, so
+// nothing is read ahead beyond one fetch per partition, and nothing is lost
+// when a Fetch's context ends. A goroutine refreshes the topic's metadata
+// every Config.MetadataRefresh and starts reading partitions added to the
+// topic. Nothing is committed until Commit.
+type Consumer struct {
+	cfg    Config
+	topic  string
+	store  OffsetStore
+	broker bool // offsets are a consumer group's
+	log    *slog.Logger
+	conn   *conn
+
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	recs   chan fetched
+	errs   chan error
+
+	started atomic.Bool
+	mu      sync.Mutex // guards readers and the start
+	readers map[int32]*partitionReader
+
+	closeOnce sync.Once
+}
+
+// fetched is a record on its way from a partition reader to Fetch.
+type fetched struct {
+	rec backend.Record
+	r   *partitionReader
+}
+
+var (
+	_ backend.Consumer           = (*Consumer)(nil)
+	_ backend.OutsideTransaction = (*Consumer)(nil)
+)
+
+// NewConsumer validates cfg and opts and returns a Consumer. It does not
+// contact the brokers and starts no goroutine: the first Fetch does both,
+// and returns a *MissingTopicError when the topic does not exist.
+func NewConsumer(cfg Config, opts ConsumerOptions) (*Consumer, error) {
+	err := cfg.Validate()
+	if opts.Topic == "" {
+		err = errors.Join(err, errors.New("logpipe/kafka: ConsumerOptions.Topic is empty: name the topic to read"))
+	}
+	if opts.Offsets == nil && cfg.GroupID == "" {
+		err = errors.Join(err, errors.New("logpipe/kafka: Config.GroupID is empty: broker-side offsets (ConsumerOptions.Offsets nil) need a consumer group; set GroupID, or pass an OffsetStore such as offsetstore.Kafka"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	c, err := newConn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = cfg.Logger
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cons := &Consumer{
+		cfg: cfg, topic: opts.Topic, store: opts.Offsets, log: log.With("topic", opts.Topic), conn: c,
+		ctx: ctx, cancel: cancel,
+		recs:    make(chan fetched, 64),
+		errs:    make(chan error, 1),
+		readers: map[int32]*partitionReader{},
+	}
+	if cons.store == nil {
+		cons.store = groupOffsets{conn: c, group: cfg.GroupID}
+		cons.broker = true
+	}
+	return cons, nil
+}
+
+// CommitsOutsideTransaction reports whether offsets are kept by the broker
+// (ConsumerOptions.Offsets was nil), in which case Commit ignores its tx and
+// must be called after the application's transaction has committed.
+func (c *Consumer) CommitsOutsideTransaction() bool { return c.broker }
+
+// Fetch returns the next records, up to Config.MaxFetchRecords, in offset
+// order within each partition. It returns an empty slice when none arrived
+// within Config.PollInterval, ctx.Err() when ctx ends, ErrClosed after
+// Close, a *MissingTopicError when the topic does not exist (checked on the
+// first call, and again at each metadata refresh), and the error of a
+// partition that cannot be read (authorization, for example).
+func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
+	if err := c.start(ctx); err != nil {
+		return nil, err
+	}
+	timer := time.NewTimer(c.cfg.PollInterval)
+	defer timer.Stop()
+	var out []backend.Record
+	for len(out) == 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-c.ctx.Done():
+			return nil, ErrClosed
+		case err := <-c.errs:
+			return nil, err
+		case <-timer.C:
+			return []backend.Record{}, nil
+		case f := <-c.recs:
+			if f.r.active() {
+				out = append(out, f.rec)
+			}
+		}
+	}
+	for len(out) < c.cfg.MaxFetchRecords {
+		select {
+		case f := <-c.recs:
+			if f.r.active() {
+				out = append(out, f.rec)
+			}
+		default:
+			return out, nil
+		}
+	}
+	return out, nil
+}
+
+// Commit stores rec's offset plus one as its partition's next offset to
+// read: through tx into the OffsetStore, or to the consumer group.
+func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
+	return c.store.Commit(ctx, tx, c.topic, rec.Partition, rec.Offset+1)
+}
+
+// Close stops the partition readers and the metadata refresh, waits for
+// them (a fetch in flight ends within Config.PollInterval, and is abandoned
+// at once), and closes the connections. Records fetched but not yet
+// returned by Fetch are dropped; they were not committed. Close is
+// idempotent and returns nil.
+func (c *Consumer) Close() error {
+	c.closeOnce.Do(func() {
+		c.cancel()
+		c.mu.Lock() // wait for a start or assign in progress
+		c.mu.Unlock()
+		c.wg.Wait()
+		c.conn.close()
+	})
+	return nil
+}
+
+// start looks the topic up and starts reading every partition, once.
+func (c *Consumer) start(ctx context.Context) error {
+	if c.started.Load() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ctx.Err() != nil {
+		return ErrClosed
+	}
+	if c.started.Load() {
+		return nil
+	}
+	parts, err := c.conn.partitions(ctx, c.topic)
+	if err != nil {
+		return err
+	}
+	if err := c.assign(ctx, ids(parts)); err != nil {
+		return err
+	}
+	c.started.Store(true)
+	c.wg.Add(1)
+	go c.refreshLoop()
+	return nil
+}
+
+// assign starts reading the given partitions that are not read yet, each
+// from its stored offset, else from the earliest. It is the one way
+// partitions come to this consumer: the static mode assigns every partition
+// of the topic; a consumer-group mode would assign what the group gives it
+// (and revoke what it takes away). The caller holds c.mu.
+func (c *Consumer) assign(ctx context.Context, parts []int32) error {
+	var fresh []int32
+	for _, p := range parts {
+		if _, ok := c.readers[p]; !ok {
+			fresh = append(fresh, p)
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	stored, err := c.store.Load(ctx, c.topic)
+	if err != nil {
+		return fmt.Errorf("logpipe/kafka: load offsets of topic %q: %w", c.topic, err)
+	}
+	for _, p := range fresh {
+		next, ok := stored[p]
+		if !ok {
+			next = kafkago.FirstOffset
+		}
+		rctx, cancel := context.WithCancel(c.ctx)
+		r := &partitionReader{c: c, partition: p, offset: next, ctx: rctx, cancel: cancel}
+		c.readers[p] = r
+		c.log.Debug("logpipe/kafka: reading partition", "partition", p, "offset", next)
+		c.wg.Add(1)
+		go r.run()
+	}
+	return nil
+}
+
+// revoke stops reading the given partitions; records of theirs that are
+// fetched but not yet returned are dropped. The caller holds c.mu. (For a
+// consumer-group mode; the static mode never revokes.)
+func (c *Consumer) revoke(parts []int32) {
+	for _, p := range parts {
+		if r := c.readers[p]; r != nil {
+			r.stopped.Store(true)
+			r.cancel()
+			delete(c.readers, p)
+		}
+	}
+}
+
+// refreshLoop picks up partitions added to the topic and reports a topic
+// that has disappeared.
+func (c *Consumer) refreshLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.MetadataRefresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		parts, err := c.conn.partitions(c.ctx, c.topic)
+		var missing *MissingTopicError
+		switch {
+		case c.ctx.Err() != nil:
+			return
+		case errors.As(err, &missing):
+			c.report(err)
+			continue
+		case err != nil:
+			c.log.Warn("logpipe/kafka: metadata refresh failed", "error", err)
+			continue
+		}
+		c.mu.Lock()
+		if err := c.assign(c.ctx, ids(parts)); err != nil && c.ctx.Err() == nil {
+			c.log.Warn("logpipe/kafka: could not start reading new partitions; trying again at the next refresh", "error", err)
+		}
+		c.mu.Unlock()
+	}
+}
+
+// report hands err to the next Fetch, unless one is already waiting.
+func (c *Consumer) report(err error) {
+	select {
+	case c.errs <- err:
+	default:
+	}
+}
+
+func ids(parts []int) []int32 {
+	out := make([]int32, len(parts))
+	for i, p := range parts {
+		out[i] = int32(p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

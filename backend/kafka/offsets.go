@@ -1,0 +1,77 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"gorm.io/gorm"
+)
+
+// OffsetStore keeps the next offset to read of each partition of a topic.
+// offsetstore.Kafka (the logpipe_kafkaoffset table) satisfies it.
+type OffsetStore interface {
+	// Load returns the next offset to read of each partition of topic that
+	// has one stored.
+	Load(ctx context.Context, topic string) (map[int32]int64, error)
+	// Commit stores next as the next offset to read of topic's partition,
+	// through tx when it is not nil.
+	Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error
+}
+
+// groupOffsets keeps offsets as a Kafka consumer group's committed offsets,
+// like the original's KafkaOffsetStore. It commits as a standalone member
+// (generation -1): it does not join the group, so the group must not have
+// active members of another client.
+type groupOffsets struct {
+	conn  *conn
+	group string
+}
+
+// Load fetches the group's committed offsets of every partition of topic.
+func (g groupOffsets) Load(ctx context.Context, topic string) (map[int32]int64, error) {
+	parts, err := g.conn.partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	res, err := g.conn.client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
+		GroupID: g.group,
+		Topics:  map[string][]int{topic: parts},
+	})
+	if err == nil {
+		err = res.Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logpipe/kafka: fetch offsets of group %q for topic %q: %w", g.group, topic, err)
+	}
+	out := map[int32]int64{}
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("logpipe/kafka: fetch offset of group %q for %s/%d: %w", g.group, topic, p.Partition, p.Error)
+		}
+		if p.CommittedOffset >= 0 {
+			out[int32(p.Partition)] = p.CommittedOffset
+		}
+	}
+	return out, nil
+}
+
+// Commit commits next for the group; tx is ignored, since the offset is not
+// in the database.
+func (g groupOffsets) Commit(ctx context.Context, _ *gorm.DB, topic string, partition int32, next int64) error {
+	res, err := g.conn.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
+		GroupID:      g.group,
+		GenerationID: -1,
+		Topics:       map[string][]kafkago.OffsetCommit{topic: {{Partition: int(partition), Offset: next}}},
+	})
+	if err == nil {
+		for _, p := range res.Topics[topic] {
+			err = errors.Join(err, p.Error)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("logpipe/kafka: commit offset %d of %s/%d for group %q: %w", next, topic, partition, g.group, err)
+	}
+	return nil
+}
