@@ -101,6 +101,7 @@ func assertDjangoRows(t *testing.T, want map[string]expected, rows []PersonRow) 
 // are exactly the wanted ones, each once, with the wanted version.
 func assertOnce(t *testing.T, want map[string]expected, goApplied []AppliedLog, djApplied []Applied) {
 	t.Helper()
+	t.Logf("applied: %d by Go, %d by Django, of %d persons sent", len(goApplied), len(djApplied), len(want))
 	seen := map[string]string{}
 	add := func(id string, version int, side string) {
 		if prev, dup := seen[id]; dup {

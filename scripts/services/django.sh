@@ -44,8 +44,16 @@ start() {
         || die "could not install Python's venv module"
       "$py" -m venv "$venv" || die "could not create a virtual environment with $py"
     fi
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --prefer-binary -r "$REQS" >&2 \
-      || die "pip could not install $REQS"
+    # Normally ~10 s; a stalled download is cut off and tried again.
+    local try ok=0
+    for try in 1 2 3; do
+      if timeout 240 "$venv/bin/python" -m pip install -q --disable-pip-version-check --prefer-binary \
+          --timeout 30 --retries 5 -r "$REQS" >&2; then
+        ok=1; break
+      fi
+      log "pip install failed or stalled (attempt $try of 3)"
+    done
+    [ "$ok" = 1 ] || die "pip could not install $REQS"
     touch "$venv/.complete"
   fi
   # The project loads, its models and migrations are consistent, and the
