@@ -125,6 +125,11 @@ func (c *Consumer) CommitsOutsideTransaction() bool { return c.broker }
 // Close, a *MissingTopicError when the topic does not exist (checked on the
 // first call, and again at each metadata refresh), and the error of a
 // partition that cannot be read (authorization, for example).
+//
+// The first call looks the topic up and loads the stored offsets; it fails
+// when that takes longer than Config.DialTimeout + Config.PollInterval (no
+// broker answers). Later, a broker that goes away is retried in the
+// background, and Fetch returns empty results until it is back.
 func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 	if err := c.start(ctx); err != nil {
 		return nil, err
@@ -196,6 +201,10 @@ func (c *Consumer) start(ctx context.Context) error {
 	if c.started.Load() {
 		return nil
 	}
+	// Bound the start, so that Fetch keeps its promise to return within
+	// about a poll interval even when no broker answers.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout+c.cfg.PollInterval)
+	defer cancel()
 	parts, err := c.conn.partitions(ctx, c.topic)
 	if err != nil {
 		return err

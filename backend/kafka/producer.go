@@ -94,6 +94,12 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]bac
 }
 
 func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
+	p.mu.RLock()
+	closed := p.closed
+	p.mu.RUnlock()
+	if closed {
+		return nil, ErrClosed
+	}
 	now := time.Now()
 	w := newWaiter(len(msgs))
 	items := make([]item, len(msgs))
