@@ -1,0 +1,103 @@
+package logpipe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+
+	"gorm.io/gorm"
+
+	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/format"
+)
+
+// dispatcher takes one record through the steps of CONTRACT section 2, in
+// order: parse the envelope, skip ignored types, find the serializer for
+// the type and version, decode and validate, look up, save.
+type dispatcher struct {
+	types   map[string]map[int]reflect.Type
+	ignored map[string]bool
+}
+
+// dispatcher returns a snapshot of the registered serializers.
+func (c *Consumer) dispatcher() *dispatcher {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := &dispatcher{types: make(map[string]map[int]reflect.Type, len(c.types)), ignored: maps.Clone(c.ignored)}
+	for t, vs := range c.types {
+		d.types[t] = maps.Clone(vs)
+	}
+	return d
+}
+
+// apply applies rec within tx. Every error is a *RecordError.
+func (d *dispatcher) apply(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
+	s, env, err := d.decode(rec)
+	if err != nil {
+		return err
+	}
+	fail := func(kind, cause error) error {
+		return &RecordError{Position: rec.Position, Key: rec.Key, Type: env.Type, Version: env.VersionText, Kind: kind, Err: cause}
+	}
+	instance, err := s.LookupInstance(ctx, tx)
+	if err != nil {
+		return fail(kindOf(err), fmt.Errorf("lookup instance: %w", err))
+	}
+	if err := s.Save(ctx, tx, instance); err != nil {
+		return fail(kindOf(err), err)
+	}
+	return nil
+}
+
+// decode parses rec and decodes its message into a new value of the
+// registered serializer, validated.
+func (d *dispatcher) decode(rec backend.Record) (Serializer, *format.Envelope, error) {
+	env, err := format.Parse(rec.Value)
+	if err != nil {
+		return nil, nil, &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrInvalidMessage, Err: err}
+	}
+	fail := func(kind, cause error) error {
+		return &RecordError{Position: rec.Position, Key: rec.Key, Type: env.Type, Version: env.VersionText, Kind: kind, Err: cause}
+	}
+	if env.TypeIsString && d.ignored[env.Type] {
+		return nil, env, fail(ErrIgnoredType, nil)
+	}
+	versions := d.types[env.Type]
+	if !env.TypeIsString || versions == nil {
+		return nil, env, fail(ErrUnknownType, nil)
+	}
+	t, ok := versions[env.Version]
+	if !env.VersionIsInt || !ok {
+		return nil, env, fail(ErrUnknownVersion, nil)
+	}
+	s := reflect.New(t).Interface().(Serializer)
+	if env.Message == nil {
+		return nil, env, fail(ErrValidation, &ValidationError{Reason: "the message holds values JSON cannot represent (NaN or infinity)"})
+	}
+	if err := json.Unmarshal(env.Message, s); err != nil {
+		return nil, env, fail(ErrValidation, &ValidationError{Reason: "message does not decode", Err: err})
+	}
+	if v, ok := s.(Validator); ok {
+		if err := v.Validate(); err != nil {
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				err = &ValidationError{Err: err}
+			}
+			return nil, env, fail(ErrValidation, err)
+		}
+	}
+	return s, env, nil
+}
+
+// kindOf classifies an error from LookupInstance or Save: a
+// *ValidationError skips the record, anything else stops the consumer.
+func kindOf(err error) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ErrValidation
+	}
+	return ErrSave
+}

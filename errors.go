@@ -1,0 +1,115 @@
+package logpipe
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/logpipe-go/logpipe/format"
+)
+
+// The kinds of record errors, matched with errors.Is. Each is wrapped in a
+// *RecordError that names the record.
+var (
+	// ErrInvalidMessage: the record is not a logpipe envelope (no or an
+	// unknown format code, a body that does not decode to a map, a missing
+	// type, version or message). Also matches ErrUnknownFormat where that
+	// is the cause.
+	ErrInvalidMessage = errors.New("logpipe: invalid message")
+	// ErrUnknownFormat: the record's format code is missing or unknown.
+	// It is also an ErrInvalidMessage.
+	ErrUnknownFormat = format.ErrUnknownFormat
+	// ErrIgnoredType: the message's type is one the consumer ignores. Such
+	// records are skipped silently (logged at debug level).
+	ErrIgnoredType = errors.New("logpipe: ignored message type")
+	// ErrUnknownType: no serializer is registered for the message's type.
+	ErrUnknownType = errors.New("logpipe: unknown message type")
+	// ErrUnknownVersion: serializers are registered for the type, but none
+	// for the message's version.
+	ErrUnknownVersion = errors.New("logpipe: unknown message version")
+	// ErrValidation: the message did not decode into its serializer, or
+	// failed its validation. The cause is a *ValidationError.
+	ErrValidation = errors.New("logpipe: invalid message fields")
+	// ErrSave: LookupInstance or Save failed, or the offset could not be
+	// committed. The consumer stops; nothing is committed for the record.
+	ErrSave = errors.New("logpipe: save failed")
+)
+
+// RecordError is the error for one record: which record, what kind of
+// failure (Kind, one of the ErrX above) and its cause. errors.Is matches
+// both Kind and the cause.
+type RecordError struct {
+	Position
+	// Key is the record's key.
+	Key []byte
+	// Type and Version are the envelope's, when it got that far.
+	Type    string
+	Version string
+	// Kind is ErrInvalidMessage, ErrIgnoredType, ErrUnknownType,
+	// ErrUnknownVersion, ErrValidation or ErrSave.
+	Kind error
+	// Err is the cause, or nil.
+	Err error
+}
+
+// Error describes the failure and names the record's topic, partition (or
+// shard), offset (or sequence number) and key.
+func (e *RecordError) Error() string {
+	s := e.Kind.Error()
+	if e.Type != "" {
+		s += " " + strconv.Quote(e.Type)
+		if e.Version != "" {
+			s += " version " + e.Version
+		}
+	}
+	s += fmt.Sprintf(" (record %s, key %q)", e.Position, e.Key)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns Kind and, when set, the cause.
+func (e *RecordError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// ValidationError reports a message whose fields are not acceptable. Return
+// one from Validate, LookupInstance or Save to have the record skipped
+// (logged and committed) rather than stop the consumer.
+type ValidationError struct {
+	// Field is the JSON name of the offending field, or "" for the whole
+	// message.
+	Field string
+	// Reason says what is wrong.
+	Reason string
+	// Err is the cause, if any.
+	Err error
+}
+
+// Invalid returns a *ValidationError for field, with a reason made by
+// fmt.Sprintf(format, args...).
+func Invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Error returns "field: reason: cause".
+func (e *ValidationError) Error() string {
+	s := e.Reason
+	if e.Field != "" {
+		s = e.Field + ": " + s
+	}
+	if e.Err != nil {
+		if s != "" {
+			s += ": "
+		}
+		s += e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the cause.
+func (e *ValidationError) Unwrap() error { return e.Err }

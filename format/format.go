@@ -1,0 +1,163 @@
+// Package format renders and parses logpipe's wire envelope.
+//
+// A record's value is CODE ":" BODY, where CODE names the format ("json" or
+// "msgpack") and BODY encodes a map with the keys "type" (string), "version"
+// (integer), "message" (the serialized object) and, when the producer has an
+// id, "producer". The message travels between this package and its callers
+// as JSON text (json.RawMessage) whatever the wire format, so that one
+// struct's JSON tags define its fields for both formats.
+//
+// Pickle, which the original can read when ALLOW_INCOMING_PICKLE is set, is
+// not supported: unpickling runs code chosen by whoever can write to the
+// topic. A pickle record is an unknown format.
+package format
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Default is the code of the default format.
+const Default = "json"
+
+// ErrUnknownFormat is returned for a record whose value has no "CODE:"
+// prefix, or names a format that is not registered.
+var ErrUnknownFormat = errors.New("logpipe/format: unknown format")
+
+// ErrInvalidBody is returned when a body cannot be decoded, or does not
+// decode to a map with string keys.
+var ErrInvalidBody = errors.New("logpipe/format: body is not a valid map")
+
+// ErrMissingField is returned when a body lacks "type", "version" or
+// "message".
+var ErrMissingField = errors.New("logpipe/format: missing envelope field")
+
+// Envelope is the decoded form of a record's value.
+type Envelope struct {
+	// Type is the message type. For a type that is not a JSON string on
+	// the wire, Type holds its JSON text and TypeIsString is false.
+	Type         string
+	TypeIsString bool
+	// Version is the schema version; valid only when VersionIsInt, which
+	// is false for a version that is not an integral number (such as the
+	// string "1"). VersionText is the version's JSON text either way.
+	Version      int
+	VersionIsInt bool
+	VersionText  string
+	// Message is the message as JSON. It is nil when the wire carried a
+	// message that JSON cannot represent, such as a msgpack NaN; such a
+	// message fails to decode into any serializer.
+	Message json.RawMessage
+	// Producer is the sending application's id, or "" when absent.
+	Producer string
+}
+
+// Codec renders and parses one format's body (the part after "CODE:").
+type Codec interface {
+	// Code is the format's code, such as "json".
+	Code() string
+	// AppendBody appends the body encoding env's Type, Version, Message
+	// and (when not empty) Producer, in that key order.
+	AppendBody(dst []byte, env *Envelope) ([]byte, error)
+	// ParseBody decodes body into its top-level fields, each rendered as
+	// JSON (nil for a value JSON cannot represent). It fails with
+	// ErrInvalidBody when body is not a map.
+	ParseBody(body []byte) (map[string]json.RawMessage, error)
+}
+
+var codecs = map[string]Codec{
+	"json":    JSON{},
+	"msgpack": Msgpack{},
+}
+
+// Lookup returns the codec registered for code.
+func Lookup(code string) (Codec, error) {
+	c, ok := codecs[code]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, code, strings.Join(Codes(), ", "))
+	}
+	return c, nil
+}
+
+// Codes lists the registered format codes, sorted.
+func Codes() []string {
+	out := make([]string, 0, len(codecs))
+	for c := range codecs {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Render returns the record value CODE ":" BODY for env in the given codec.
+func Render(c Codec, env *Envelope) ([]byte, error) {
+	code := c.Code()
+	dst := make([]byte, 0, len(code)+1+len(env.Message)+64)
+	dst = append(dst, code...)
+	dst = append(dst, ':')
+	return c.AppendBody(dst, env)
+}
+
+// Parse decodes a record value into its envelope. Errors wrap
+// ErrUnknownFormat, ErrInvalidBody or ErrMissingField.
+func Parse(value []byte) (*Envelope, error) {
+	i := bytes.IndexByte(value, ':')
+	if i < 0 {
+		return nil, fmt.Errorf("%w: the value has no \"CODE:\" prefix", ErrUnknownFormat)
+	}
+	c, err := Lookup(string(value[:i]))
+	if err != nil {
+		return nil, err
+	}
+	fields, err := c.ParseBody(value[i+1:])
+	if err != nil {
+		return nil, err
+	}
+	return fromFields(fields)
+}
+
+func fromFields(fields map[string]json.RawMessage) (*Envelope, error) {
+	var missing []string
+	for _, k := range [...]string{"type", "version", "message"} {
+		if _, ok := fields[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrMissingField, strings.Join(missing, ", "))
+	}
+	env := &Envelope{Message: fields["message"], VersionText: string(fields["version"])}
+	rawType := fields["type"]
+	if len(rawType) > 0 && rawType[0] == '"' && json.Unmarshal(rawType, &env.Type) == nil && utf8.ValidString(env.Type) {
+		env.TypeIsString = true
+	} else {
+		env.Type = string(rawType)
+	}
+	env.Version, env.VersionIsInt = parseVersion(fields["version"])
+	if p, ok := fields["producer"]; ok {
+		_ = json.Unmarshal(p, &env.Producer) // a non-string producer is ignored, like any unknown key
+	}
+	return env, nil
+}
+
+// parseVersion accepts an integral JSON number, such as 1 or 1.0 (Python's
+// 1.0 == 1 finds version 1 in the original).
+func parseVersion(raw json.RawMessage) (int, bool) {
+	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+		return 0, false
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return 0, false
+	}
+	const limit = 1 << 31
+	if f != float64(int64(f)) || f >= limit || f <= -limit {
+		return 0, false
+	}
+	return int(f), true
+}

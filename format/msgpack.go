@@ -1,0 +1,141 @@
+package format
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Msgpack is the "msgpack" format: text as msgpack str (not bin), integers
+// in their smallest form, floats as float64, like Python's
+// msgpack.packb(data, use_bin_type=True).
+type Msgpack struct{}
+
+// Code returns "msgpack".
+func (Msgpack) Code() string { return "msgpack" }
+
+// AppendBody appends the envelope as a msgpack map, keys in the order type,
+// version, message, producer.
+func (Msgpack) AppendBody(dst []byte, env *Envelope) ([]byte, error) {
+	msg, err := decodeJSON(env.Message)
+	if err != nil {
+		return nil, fmt.Errorf("logpipe/format: message of type %q: %w", env.Type, err)
+	}
+	buf := bytes.NewBuffer(dst)
+	enc := msgpack.NewEncoder(buf)
+	enc.UseCompactInts(true)
+	n := 3
+	if env.Producer != "" {
+		n = 4
+	}
+	err = enc.EncodeMapLen(n)
+	fields := [...]struct {
+		k string
+		v any
+	}{{"type", env.Type}, {"version", env.Version}, {"message", msg}, {"producer", env.Producer}}
+	for _, kv := range fields[:n] {
+		if err == nil {
+			err = enc.EncodeString(kv.k)
+		}
+		if err == nil {
+			err = enc.Encode(kv.v)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logpipe/format: msgpack: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// ParseBody decodes a msgpack map with string keys; each value is returned
+// as JSON, or as nil when JSON cannot represent it (NaN, infinities). Trailing
+// bytes are an error.
+func (Msgpack) ParseBody(body []byte) (map[string]json.RawMessage, error) {
+	if err := checkMsgpack(body); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidBody, err)
+	}
+	r := bytes.NewReader(body)
+	dec := msgpack.NewDecoder(r)
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: msgpack: %w", ErrInvalidBody, err)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: msgpack body is not a map", ErrInvalidBody)
+	}
+	if r.Len() > 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the msgpack map", ErrInvalidBody, r.Len())
+	}
+	out := make(map[string]json.RawMessage, len(m))
+	for k, v := range m {
+		raw, err := Marshal(binAsText(v))
+		if err != nil {
+			// Such as NaN, which msgpack carries and JSON cannot: the
+			// field is present but unrepresentable (nil), and the
+			// envelope still decodes.
+			raw = nil
+		}
+		out[k] = raw
+	}
+	return out, nil
+}
+
+// decodeJSON decodes JSON into generic values, keeping integers as int64
+// (or uint64) and other numbers as float64, as Python does.
+func decodeJSON(raw json.RawMessage) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return numbers(v), nil
+}
+
+func numbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+			return i
+		}
+		if u, err := strconv.ParseUint(string(t), 10, 64); err == nil {
+			return u
+		}
+		f, _ := t.Float64()
+		return f
+	case map[string]any:
+		for k, e := range t {
+			t[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = numbers(e)
+		}
+	}
+	return v
+}
+
+// binAsText turns msgpack bin values that hold UTF-8 into strings, as the
+// original's JSON renderer does with bytes; other bin values stay []byte
+// (base64 in JSON).
+func binAsText(v any) any {
+	switch t := v.(type) {
+	case []byte:
+		if utf8.Valid(t) {
+			return string(t)
+		}
+	case map[string]any:
+		for k, e := range t {
+			t[k] = binAsText(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = binAsText(e)
+		}
+	}
+	return v
+}

@@ -1,0 +1,105 @@
+package format
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// checkMsgpack walks a msgpack value without decoding it, and fails when a
+// header is malformed, a length runs past the end, or bytes follow the
+// value. Decoders allocate for a container's declared length before reading
+// its items, so a few hostile bytes could otherwise claim billions of
+// entries; after this check every declared length fits in the input.
+func checkMsgpack(b []byte) error {
+	pos, pending := 0, 1
+	for pending > 0 {
+		if pos >= len(b) {
+			return errors.New("msgpack: unexpected end of data")
+		}
+		c := b[pos]
+		pos++
+		pending--
+		var size, items int // bytes of payload to skip; items that follow
+		switch {
+		case c <= 0x7f || c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+		case c >= 0x80 && c <= 0x8f:
+			items = 2 * int(c&0x0f)
+		case c >= 0x90 && c <= 0x9f:
+			items = int(c & 0x0f)
+		case c >= 0xa0 && c <= 0xbf:
+			size = int(c & 0x1f)
+		default:
+			var lenBytes, extra, mult int
+			switch c {
+			case 0xc4, 0xd9:
+				lenBytes = 1
+			case 0xc5, 0xda:
+				lenBytes = 2
+			case 0xc6, 0xdb:
+				lenBytes = 4
+			case 0xc7:
+				lenBytes, extra = 1, 1
+			case 0xc8:
+				lenBytes, extra = 2, 1
+			case 0xc9:
+				lenBytes, extra = 4, 1
+			case 0xca, 0xce, 0xd2:
+				size = 4
+			case 0xcb, 0xcf, 0xd3:
+				size = 8
+			case 0xcc, 0xd0:
+				size = 1
+			case 0xcd, 0xd1:
+				size = 2
+			case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+				size = 1 + 1<<(c-0xd4)
+			case 0xdc:
+				lenBytes, mult = 2, 1
+			case 0xdd:
+				lenBytes, mult = 4, 1
+			case 0xde:
+				lenBytes, mult = 2, 2
+			case 0xdf:
+				lenBytes, mult = 4, 2
+			default:
+				return fmt.Errorf("msgpack: invalid code 0x%02x at byte %d", c, pos-1)
+			}
+			if lenBytes > 0 {
+				if len(b)-pos < lenBytes {
+					return errors.New("msgpack: unexpected end of data")
+				}
+				var n uint64
+				switch lenBytes {
+				case 1:
+					n = uint64(b[pos])
+				case 2:
+					n = uint64(binary.BigEndian.Uint16(b[pos:]))
+				case 4:
+					n = uint64(binary.BigEndian.Uint32(b[pos:]))
+				}
+				pos += lenBytes
+				if n > uint64(len(b)) {
+					return fmt.Errorf("msgpack: length %d at byte %d runs past the end", n, pos)
+				}
+				if mult > 0 {
+					items = mult * int(n)
+				} else {
+					size = int(n) + extra
+				}
+			}
+		}
+		if size > len(b)-pos {
+			return fmt.Errorf("msgpack: %d bytes at byte %d run past the end", size, pos)
+		}
+		pos += size
+		pending += items
+		if pending > len(b)-pos {
+			return fmt.Errorf("msgpack: %d items declared at byte %d but only %d bytes left", pending, pos, len(b)-pos)
+		}
+	}
+	if pos != len(b) {
+		return fmt.Errorf("msgpack: %d bytes after the value", len(b)-pos)
+	}
+	return nil
+}

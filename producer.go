@@ -1,0 +1,118 @@
+package logpipe
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/format"
+)
+
+// Producer sends messages to one topic (Kafka) or stream (Kinesis). It is
+// safe for concurrent use. Create it with NewProducer and Close it when done.
+type Producer struct {
+	topic    string
+	codec    format.Codec
+	producer string
+	backend  backend.Producer
+	close    sync.Once
+	closeErr error
+}
+
+// NewProducer returns a producer for topic with the backend, format and
+// producer id of s. It opens the backend's client (Kafka: no connection is
+// made until the first send; Kinesis: the AWS configuration is loaded).
+func NewProducer(s Settings, topic string) (*Producer, error) {
+	s = s.withDefaults()
+	if err := s.validate(false); err != nil {
+		return nil, err
+	}
+	if topic == "" {
+		return nil, fmt.Errorf("logpipe: NewProducer needs a topic")
+	}
+	codec, _ := format.Lookup(s.Format) // validated above
+	bp, err := openProducer(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{topic: topic, codec: codec, producer: s.ProducerID, backend: bp}, nil
+}
+
+// Topic returns the topic or stream the producer writes to.
+func (p *Producer) Topic() string { return p.topic }
+
+// Send renders msg in the producer's format, with its key field's value as
+// the record key, and returns once the broker has acknowledged the record,
+// with where it went.
+func (p *Producer) Send(ctx context.Context, msg Serializer) (Position, error) {
+	m, err := p.render(msg)
+	if err != nil {
+		return Position{}, err
+	}
+	pos, err := p.backend.Send(ctx, m)
+	if err != nil {
+		return pos, fmt.Errorf("logpipe: send %s version %d (key %q) to %s: %w", msg.MessageType(), msg.Version(), m.Key, p.topic, err)
+	}
+	return pos, nil
+}
+
+// SendBatch sends several messages at once, through the backend's batched
+// path when it has one (Kafka, Kinesis), which is much faster than one Send
+// each. Messages with the same key keep their order. The positions are in
+// the order of msgs. On error, some messages may have been sent.
+func (p *Producer) SendBatch(ctx context.Context, msgs []Serializer) ([]Position, error) {
+	batch := make([]backend.Message, len(msgs))
+	for i, msg := range msgs {
+		m, err := p.render(msg)
+		if err != nil {
+			return nil, fmt.Errorf("logpipe: batch message %d: %w", i, err)
+		}
+		batch[i] = m
+	}
+	var (
+		out []Position
+		err error
+	)
+	if bp, ok := p.backend.(backend.BatchProducer); ok {
+		out, err = bp.SendBatch(ctx, batch)
+	} else {
+		for _, m := range batch {
+			var pos Position
+			if pos, err = p.backend.Send(ctx, m); err != nil {
+				break
+			}
+			out = append(out, pos)
+		}
+	}
+	if err != nil {
+		return out, fmt.Errorf("logpipe: send batch of %d to %s: %w", len(msgs), p.topic, err)
+	}
+	return out, nil
+}
+
+// render turns msg into a record: the envelope in the producer's format,
+// and the key field's string form as the key.
+func (p *Producer) render(msg Serializer) (backend.Message, error) {
+	key, err := recordKey(msg)
+	if err != nil {
+		return backend.Message{}, err
+	}
+	body, err := format.Marshal(msg)
+	if err != nil {
+		return backend.Message{}, fmt.Errorf("logpipe: render %s: %w", typeName(msg), err)
+	}
+	env := format.Envelope{Type: msg.MessageType(), Version: msg.Version(), Message: body, Producer: p.producer}
+	value, err := format.Render(p.codec, &env)
+	if err != nil {
+		return backend.Message{}, err
+	}
+	return backend.Message{Topic: p.topic, Key: key, Value: value}, nil
+}
+
+// Close flushes and closes the backend's client. It is idempotent: later
+// calls return the first call's result.
+func (p *Producer) Close() error {
+	p.close.Do(func() { p.closeErr = p.backend.Close() })
+	return p.closeErr
+}
