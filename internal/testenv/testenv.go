@@ -29,11 +29,11 @@ import (
 // Environment variables read by this package.
 const (
 	EnvRequire  = "LOGPIPE_TEST_REQUIRE_SERVICES"
-	EnvPostgres = "LOGPIPE_TEST_POSTGRES_DSN"    // e.g. host=127.0.0.1 port=54329 user=postgres dbname=postgres sslmode=disable
-	EnvKafka    = "LOGPIPE_TEST_KAFKA_BROKERS"   // e.g. 127.0.0.1:19092
+	EnvPostgres = "LOGPIPE_TEST_POSTGRES_DSN"     // e.g. host=127.0.0.1 port=54329 user=postgres dbname=postgres sslmode=disable
+	EnvKafka    = "LOGPIPE_TEST_KAFKA_BROKERS"    // e.g. 127.0.0.1:19092
 	EnvKinesis  = "LOGPIPE_TEST_KINESIS_ENDPOINT" // e.g. http://127.0.0.1:14567
-	EnvDjango   = "LOGPIPE_TEST_DJANGO_PYTHON"   // the venv's python, with django-logpipe installed
-	EnvKafkaLib = "LOGPIPE_TEST_KAFKA_CLASSPATH" // classpath of the Kafka broker's jars (for the Java producer)
+	EnvDjango   = "LOGPIPE_TEST_DJANGO_PYTHON"    // the venv's python, with django-logpipe installed
+	EnvKafkaLib = "LOGPIPE_TEST_KAFKA_CLASSPATH"  // classpath of the Kafka broker's jars (for the Java producer)
 )
 
 // Service returns the value of the environment variable env, or skips the
