@@ -98,6 +98,7 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: the response has %d results", len(call), stream, len(out.Records))
 		}
 		var lastFailure string
+		progress := false
 		for i, r := range out.Records {
 			e := call[i]
 			if r.ErrorCode != nil {
@@ -108,6 +109,7 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 				lastFailure = code + ": " + aws.ToString(r.ErrorMessage)
 				continue
 			}
+			progress = true
 			seq := aws.ToString(r.SequenceNumber)
 			positions[e.idx] = backend.Position{Topic: stream, Shard: aws.ToString(r.ShardId), SequenceNumber: seq}
 			if e.keyed {
@@ -116,7 +118,10 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			queues[e.key] = queues[e.key][1:]
 		}
 		keys = pruneEmpty(keys, queues)
-		if lastFailure == "" {
+		if progress || lastFailure == "" {
+			// Some records got through: send the next call (with the
+			// failed entries) at once. Delays start, and grow, only
+			// while nothing gets through.
 			b.reset()
 			continue
 		}

@@ -147,22 +147,32 @@ func (a *applied) len() int {
 
 // consumeUntil fetches from c, committing each record in a transaction of
 // db, until want records have been applied in all (counting a) or the
-// timeout passes, and then until the consumer is idle when idle is set.
+// timeout passes.
 func consumeUntil(t testing.TB, c *Consumer, db *gorm.DB, a *applied, want int, timeout time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	require.NoError(t, consume(ctx, c, db, a, want))
+}
+
+// consume is consumeUntil for use in another goroutine: it returns the error.
+func consume(ctx context.Context, c *Consumer, db *gorm.DB, a *applied, want int) error {
 	for a.len() < want {
 		recs, err := c.Fetch(ctx)
-		require.NoError(t, err, "fetched %d of %d records", a.len(), want)
+		if err != nil {
+			return fmt.Errorf("fetched %d of %d records: %w", a.len(), want, err)
+		}
 		for _, r := range recs {
 			err := db.Transaction(func(tx *gorm.DB) error {
 				a.add(r)
 				return c.Commit(ctx, tx, r)
 			})
-			require.NoError(t, err)
+			if err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // value renders the n-th value of key, ordered by n.
