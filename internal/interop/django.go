@@ -37,6 +37,10 @@ type DjangoConfig struct {
 	KinesisEndpoint string
 	// Region is the Kinesis region (default us-east-1).
 	Region string
+	// KafkaGroup, when set, makes the original keep Kafka offsets as this
+	// consumer group's committed offsets (its KafkaOffsetStore) instead of
+	// in logpipe_kafkaoffset (its ModelOffsetStore).
+	KafkaGroup string
 }
 
 // Django runs the test project's management commands with the venv's python.
@@ -59,6 +63,10 @@ func NewDjango(t testing.TB, cfg DjangoConfig) *Django {
 		}
 		project = abs
 	}
+	offsets := "database"
+	if cfg.KafkaGroup != "" {
+		offsets = "kafka"
+	}
 	env := append(os.Environ(),
 		"PYTHONUNBUFFERED=1",
 		"PYTHONDONTWRITEBYTECODE=1",
@@ -68,6 +76,8 @@ func NewDjango(t testing.TB, cfg DjangoConfig) *Django {
 		"LOGPIPE_DJANGO_KAFKA_BROKERS="+strings.Join(cfg.Brokers, ","),
 		"LOGPIPE_DJANGO_KINESIS_ENDPOINT="+cfg.KinesisEndpoint,
 		"LOGPIPE_DJANGO_KINESIS_REGION="+cfg.Region,
+		"LOGPIPE_DJANGO_KAFKA_GROUP="+cfg.KafkaGroup,
+		"LOGPIPE_DJANGO_OFFSETS="+offsets,
 	)
 	return &Django{python: python, project: project, env: env}
 }

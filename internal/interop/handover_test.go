@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logpipe-go/logpipe"
+	"github.com/logpipe-go/logpipe/backend/kafka"
+	"github.com/logpipe-go/logpipe/internal/testenv"
 )
 
 // firstPart is how many records the first consumer applies before it stops.
@@ -86,4 +88,37 @@ func sumOffsets(m map[int32]int64) int64 {
 		s += o
 	}
 	return s
+}
+
+// The same handover with offsets kept by the broker for a consumer group
+// (the original's KafkaOffsetStore, logpipe.OffsetsInBroker): Django applies
+// the first part, Go resumes from the group's committed offsets to the end,
+// then Django resumes after Go for records sent later.
+func TestKafkaHandoverBrokerOffsets(t *testing.T) {
+	t.Parallel()
+	brokers := testenv.KafkaBrokers(t)
+	group := testenv.Name("interop-group")
+	e := newEnv(t, DjangoConfig{Backend: "kafka", Brokers: brokers, KafkaGroup: group}, logpipe.Settings{
+		Backend: logpipe.BackendKafka,
+		Offsets: logpipe.OffsetsInBroker,
+		Kafka:   kafka.Config{Brokers: brokers, GroupID: group},
+	})
+	topic := e.topic(t, "handover-group", 3)
+	seed := rand.IntN(1 << 30)
+	recs := e.django.Produce(t, ProduceArgs{Topic: topic, Count: 30, Mix: "1,2", Seed: seed})
+
+	djApplied := e.django.Consume(t, ConsumeArgs{Topic: topic, Limit: firstPart})
+	require.Len(t, djApplied, firstPart)
+	require.NoError(t, e.consumeGo(context.Background(), t, topic))
+	goApplied := e.goApplied(t)
+	assert.Len(t, goApplied, len(recs)-firstPart)
+
+	more := e.django.Produce(t, ProduceArgs{Topic: topic, Count: 10, Start: 30, Mix: "1,2", Seed: seed})
+	djApplied = append(djApplied, e.django.Consume(t, ConsumeArgs{Topic: topic})...)
+
+	all := append(recs, more...)
+	want := expectFromDjango(t, all)
+	assertOnce(t, want, goApplied, djApplied)
+	assertGoRows(t, want, e.people(t))
+	assert.Empty(t, e.kafkaOffsets(t, topic), "offsets are kept by the broker, not in the table")
 }
