@@ -2,7 +2,6 @@ package logpipe
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -77,7 +76,7 @@ func (d *dispatcher) decode(rec backend.Record) (Serializer, *format.Envelope, e
 	if env.Message == nil {
 		return nil, env, fail(ErrValidation, &ValidationError{Reason: "the message holds values JSON cannot represent (NaN or infinity)"})
 	}
-	if err := json.Unmarshal(env.Message, s); err != nil {
+	if err := format.Unmarshal(env.Message, s); err != nil {
 		return nil, env, fail(ErrValidation, &ValidationError{Reason: "message does not decode", Err: err})
 	}
 	if v, ok := s.(Validator); ok {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -64,10 +65,20 @@ type Codec interface {
 	// AppendBody appends the body encoding env's Type, Version, Message
 	// and (when not empty) Producer, in that key order.
 	AppendBody(dst []byte, env *Envelope) ([]byte, error)
-	// ParseBody decodes body into its top-level fields, each rendered as
-	// JSON (nil for a value JSON cannot represent). It fails with
-	// ErrInvalidBody when body is not a map.
-	ParseBody(body []byte) (map[string]json.RawMessage, error)
+	// ParseBody decodes body into the envelope's fields, each as JSON. It
+	// fails with ErrInvalidBody when body is not a map.
+	ParseBody(body []byte) (Fields, error)
+}
+
+// Fields are an envelope's top-level fields as JSON, nil when absent.
+type Fields struct {
+	Type     json.RawMessage `json:"type"`
+	Version  json.RawMessage `json:"version"`
+	Message  json.RawMessage `json:"message"`
+	Producer json.RawMessage `json:"producer"`
+	// Unrepresentable is set when the message is present but JSON cannot
+	// represent it (a msgpack NaN); Message is then nil.
+	Unrepresentable bool `json:"-"`
 }
 
 var codecs = map[string]Codec{
@@ -103,8 +114,9 @@ func Render(c Codec, env *Envelope) ([]byte, error) {
 	return c.AppendBody(dst, env)
 }
 
-// Parse decodes a record value into its envelope. Errors wrap
-// ErrUnknownFormat, ErrInvalidBody or ErrMissingField.
+// Parse decodes a record value into its envelope. The envelope's Message
+// may share memory with value. Errors wrap ErrUnknownFormat, ErrInvalidBody
+// or ErrMissingField.
 func Parse(value []byte) (*Envelope, error) {
 	i := bytes.IndexByte(value, ':')
 	if i < 0 {
@@ -121,28 +133,42 @@ func Parse(value []byte) (*Envelope, error) {
 	return fromFields(fields)
 }
 
-func fromFields(fields map[string]json.RawMessage) (*Envelope, error) {
+func fromFields(f Fields) (*Envelope, error) {
 	var missing []string
-	for _, k := range [...]string{"type", "version", "message"} {
-		if _, ok := fields[k]; !ok {
-			missing = append(missing, k)
-		}
+	if f.Type == nil {
+		missing = append(missing, "type")
+	}
+	if f.Version == nil {
+		missing = append(missing, "version")
+	}
+	if f.Message == nil && !f.Unrepresentable {
+		missing = append(missing, "message")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrMissingField, strings.Join(missing, ", "))
 	}
-	env := &Envelope{Message: fields["message"], VersionText: string(fields["version"])}
-	rawType := fields["type"]
-	if len(rawType) > 0 && rawType[0] == '"' && json.Unmarshal(rawType, &env.Type) == nil && utf8.ValidString(env.Type) {
-		env.TypeIsString = true
-	} else {
-		env.Type = string(rawType)
+	env := &Envelope{Message: f.Message, VersionText: string(f.Version)}
+	if env.Type, env.TypeIsString = jsonString(f.Type); !env.TypeIsString {
+		env.Type = string(f.Type)
 	}
-	env.Version, env.VersionIsInt = parseVersion(fields["version"])
-	if p, ok := fields["producer"]; ok {
-		_ = json.Unmarshal(p, &env.Producer) // a non-string producer is ignored, like any unknown key
-	}
+	env.Version, env.VersionIsInt = parseVersion(f.Version)
+	env.Producer, _ = jsonString(f.Producer) // a non-string producer is ignored, like any unknown key
 	return env, nil
+}
+
+// jsonString decodes a JSON string; ok is false for any other value.
+func jsonString(raw json.RawMessage) (s string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if isPlain(string(inner)) { // the common case: nothing to unescape
+		return string(inner), true
+	}
+	if err := json.Unmarshal(raw, &s); err != nil || !utf8.ValidString(s) {
+		return "", false
+	}
+	return s, true
 }
 
 // parseVersion accepts an integral JSON number, such as 1 or 1.0 (Python's
@@ -151,8 +177,11 @@ func parseVersion(raw json.RawMessage) (int, bool) {
 	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
 		return 0, false
 	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
+	if i, err := strconv.ParseInt(string(raw), 10, 32); err == nil {
+		return int(i), true
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
 		return 0, false
 	}
 	const limit = 1 << 31

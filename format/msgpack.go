@@ -51,37 +51,48 @@ func (Msgpack) AppendBody(dst []byte, env *Envelope) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ParseBody decodes a msgpack map with string keys; each value is returned
-// as JSON, or as nil when JSON cannot represent it (NaN, infinities). Trailing
+// ParseBody decodes a msgpack map with string keys; each field is returned
+// as JSON (see Fields.Unrepresentable for NaN and infinities). Trailing
 // bytes are an error.
-func (Msgpack) ParseBody(body []byte) (map[string]json.RawMessage, error) {
+func (Msgpack) ParseBody(body []byte) (Fields, error) {
+	var f Fields
 	if err := checkMsgpack(body); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidBody, err)
+		return f, fmt.Errorf("%w: %w", ErrInvalidBody, err)
 	}
 	r := bytes.NewReader(body)
 	dec := msgpack.NewDecoder(r)
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: msgpack: %w", ErrInvalidBody, err)
+		return f, fmt.Errorf("%w: msgpack: %w", ErrInvalidBody, err)
 	}
 	if m == nil {
-		return nil, fmt.Errorf("%w: msgpack body is not a map", ErrInvalidBody)
+		return f, fmt.Errorf("%w: msgpack body is not a map", ErrInvalidBody)
 	}
 	if r.Len() > 0 {
-		return nil, fmt.Errorf("%w: %d bytes after the msgpack map", ErrInvalidBody, r.Len())
+		return f, fmt.Errorf("%w: %d bytes after the msgpack map", ErrInvalidBody, r.Len())
 	}
-	out := make(map[string]json.RawMessage, len(m))
-	for k, v := range m {
+	for _, k := range [...]struct {
+		name string
+		dst  *json.RawMessage
+	}{{"type", &f.Type}, {"version", &f.Version}, {"message", &f.Message}, {"producer", &f.Producer}} {
+		v, ok := m[k.name]
+		if !ok {
+			continue
+		}
 		raw, err := Marshal(binAsText(v))
 		if err != nil {
 			// Such as NaN, which msgpack carries and JSON cannot: the
-			// field is present but unrepresentable (nil), and the
-			// envelope still decodes.
-			raw = nil
+			// field is present but unrepresentable, and the envelope
+			// still decodes.
+			if k.name == "message" {
+				f.Unrepresentable = true
+				continue
+			}
+			raw = json.RawMessage("null")
 		}
-		out[k] = raw
+		*k.dst = raw
 	}
-	return out, nil
+	return f, nil
 }
 
 // decodeJSON decodes JSON into generic values, keeping integers as int64
