@@ -69,6 +69,9 @@ start() {
   if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
     log "already running"
   else
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+      die "port $PORT is already in use by another program: stop it or set LOGPIPE_KINESIS_PORT"
+    fi
     (
       cd "$STATE"
       export KINESIS_MOCK_PLAIN_PORT=$PORT KINESIS_MOCK_TLS_PORT=$TLS_PORT
@@ -88,6 +91,7 @@ start() {
     tail -20 "$STATE/server.log" >&2 || true
     die "the Kinesis emulator is not answering on $PORT"
   fi
+  kill -0 "$(cat "$PIDFILE")" 2>/dev/null || { tail -20 "$STATE/server.log" >&2 || true; die "the Kinesis emulator exited"; }
   check_loopback_only "$(cat "$PIDFILE")"
   echo "export LOGPIPE_TEST_KINESIS_ENDPOINT=http://127.0.0.1:$PORT" >"$LOGPIPE_RUN/kinesis.env"
   log "Kinesis emulator (kinesis-local $KINESIS_LOCAL_VERSION) on http://127.0.0.1:$PORT"
