@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 	"gorm.io/gorm"
@@ -35,13 +36,18 @@ func (g groupOffsets) Load(ctx context.Context, topic string) (map[int32]int64, 
 	if err != nil {
 		return nil, err
 	}
-	res, err := g.conn.client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
-		GroupID: g.group,
-		Topics:  map[string][]int{topic: parts},
+	var res *kafkago.OffsetFetchResponse
+	err = retryCoordinator(ctx, func() error {
+		var err error
+		res, err = g.conn.client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
+			GroupID: g.group,
+			Topics:  map[string][]int{topic: parts},
+		})
+		if err == nil {
+			err = res.Error
+		}
+		return err
 	})
-	if err == nil {
-		err = res.Error
-	}
 	if err != nil {
 		return nil, fmt.Errorf("logpipe/kafka: fetch offsets of group %q for topic %q: %w", g.group, topic, err)
 	}
@@ -60,18 +66,54 @@ func (g groupOffsets) Load(ctx context.Context, topic string) (map[int32]int64, 
 // Commit commits next for the group; tx is ignored, since the offset is not
 // in the database.
 func (g groupOffsets) Commit(ctx context.Context, _ *gorm.DB, topic string, partition int32, next int64) error {
-	res, err := g.conn.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
-		GroupID:      g.group,
-		GenerationID: -1,
-		Topics:       map[string][]kafkago.OffsetCommit{topic: {{Partition: int(partition), Offset: next}}},
-	})
-	if err == nil {
-		for _, p := range res.Topics[topic] {
-			err = errors.Join(err, p.Error)
+	err := retryCoordinator(ctx, func() error {
+		res, err := g.conn.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
+			GroupID:      g.group,
+			GenerationID: -1,
+			Topics:       map[string][]kafkago.OffsetCommit{topic: {{Partition: int(partition), Offset: next}}},
+		})
+		if err == nil {
+			for _, p := range res.Topics[topic] {
+				err = errors.Join(err, p.Error)
+			}
 		}
-	}
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("logpipe/kafka: commit offset %d of %s/%d for group %q: %w", next, topic, partition, g.group, err)
 	}
 	return nil
+}
+
+// coordinatorRetryLimit bounds how long a group request waits for the
+// group's coordinator to become available.
+const coordinatorRetryLimit = 30 * time.Second
+
+// retryCoordinator runs fn until it succeeds, fails with an error other than
+// "the group coordinator is not ready here" (a new cluster creating
+// __consumer_offsets, a coordinator moving after a broker restart), ctx ends,
+// or coordinatorRetryLimit passes.
+func retryCoordinator(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(coordinatorRetryLimit)
+	backoff := 50 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !isCoordinatorNotReady(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func isCoordinatorNotReady(err error) bool {
+	return errors.Is(err, kafkago.NotCoordinatorForGroup) ||
+		errors.Is(err, kafkago.GroupCoordinatorNotAvailable) ||
+		errors.Is(err, kafkago.GroupLoadInProgress)
 }

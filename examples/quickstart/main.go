@@ -43,9 +43,14 @@ type PersonV1 struct {
 	LastName  string    `json:"last_name"`
 }
 
+// MessageType is the type name on the wire, like MESSAGE_TYPE.
 func (*PersonV1) MessageType() string { return "person" }
-func (*PersonV1) Version() int        { return 1 }
-func (*PersonV1) KeyField() string    { return "uuid" }
+
+// Version is the schema version, like VERSION.
+func (*PersonV1) Version() int { return 1 }
+
+// KeyField names the field whose value is the record key, like KEY_FIELD.
+func (*PersonV1) KeyField() string { return "uuid" }
 
 // Validate rejects messages the model cannot hold; they are logged and
 // skipped.
@@ -87,8 +92,10 @@ type PersonV2 struct {
 	Email string `json:"email"`
 }
 
+// Version is 2.
 func (*PersonV2) Version() int { return 2 }
 
+// Save creates or updates the person, email included.
 func (p *PersonV2) Save(ctx context.Context, tx *gorm.DB, instance any) error {
 	person, _ := instance.(*Person)
 	if person == nil {
