@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
 // Consumer reads one topic or stream and applies each record through the
@@ -211,18 +212,7 @@ func (c *Consumer) waitLag(ctx context.Context, rec backend.Record) error {
 	if lag <= 0 || rec.Timestamp.IsZero() {
 		return nil
 	}
-	wait := time.Until(rec.Timestamp.Add(lag))
-	if wait <= 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return wait.Sleep(ctx, time.Until(rec.Timestamp.Add(lag)))
 }
 
 // applyGroup applies recs and commits their offsets in one transaction

@@ -110,3 +110,15 @@ type OutsideTransaction interface {
 type IdleAware interface {
 	Idle() bool
 }
+
+// OffsetStore keeps the next offset to read of each partition of a topic,
+// for the backends with numbered partitions (Kafka, memory).
+// offsetstore.Kafka (the logpipe_kafkaoffset table) implements it.
+type OffsetStore interface {
+	// Load returns the next offset to read of each partition of topic that
+	// has one stored.
+	Load(ctx context.Context, topic string) (map[int32]int64, error)
+	// Commit stores next as the next offset to read of topic's partition,
+	// through tx when it is not nil.
+	Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error
+}

@@ -8,18 +8,14 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 	"gorm.io/gorm"
+
+	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
-// OffsetStore keeps the next offset to read of each partition of a topic.
-// offsetstore.Kafka (the logpipe_kafkaoffset table) satisfies it.
-type OffsetStore interface {
-	// Load returns the next offset to read of each partition of topic that
-	// has one stored.
-	Load(ctx context.Context, topic string) (map[int32]int64, error)
-	// Commit stores next as the next offset to read of topic's partition,
-	// through tx when it is not nil.
-	Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error
-}
+// OffsetStore keeps the next offset to read of each partition of a topic;
+// offsetstore.Kafka (the logpipe_kafkaoffset table) implements it.
+type OffsetStore = backend.OffsetStore
 
 // groupOffsets keeps offsets as a Kafka consumer group's committed offsets,
 // like the original's KafkaOffsetStore. It commits as a standalone member
@@ -101,12 +97,8 @@ func retryCoordinator(ctx context.Context, fn func() error) error {
 		if err == nil || !isCoordinatorNotReady(err) || time.Now().After(deadline) {
 			return err
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-t.C:
+		if werr := wait.Sleep(ctx, backoff); werr != nil {
+			return errors.Join(err, werr)
 		}
 		backoff = min(2*backoff, time.Second)
 	}

@@ -14,6 +14,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
 // States of an item.
@@ -208,7 +209,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 			cfg.Logger.Debug("logpipe/kafka: produce refused, trying again", "topic", q.tp.topic, "partition", q.tp.partition, "error", err)
 			attempt--
 			safe++
-			sleepCtx(ctx, backoff(safe))
+			_ = wait.Sleep(ctx, backoff(safe)) // the caller checks ctx
 			continue
 		}
 		if attempt >= cfg.MaxSendRetries || !retriable(err) || ctx.Err() != nil {
@@ -216,7 +217,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 				len(batch), q.tp.topic, q.tp.partition, attempt+1, cfg.MaxSendRetries+1, err)
 		}
 		cfg.Logger.Warn("logpipe/kafka: produce failed, retrying", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
-		sleepCtx(ctx, backoff(attempt+1))
+		_ = wait.Sleep(ctx, backoff(attempt+1)) // the caller checks ctx
 	}
 }
 
@@ -224,15 +225,6 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 // 1s.
 func backoff(n int) time.Duration {
 	return time.Duration(50<<min(n-1, 4)) * time.Millisecond
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 // notWritten reports whether err says that the broker wrote none of the

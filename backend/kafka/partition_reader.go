@@ -10,6 +10,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
 // partitionReader fetches one partition in a loop and hands its records, in
@@ -52,7 +53,7 @@ func (r *partitionReader) run() {
 		if !retriable(err) {
 			r.c.report(fmt.Errorf("logpipe/kafka: read %s/%d: %w", r.c.topic, r.partition, err))
 		}
-		sleepCtx(r.ctx, backoff(failures))
+		_ = wait.Sleep(r.ctx, backoff(failures)) // the caller checks ctx
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
 // Limits of one PutRecords call.
@@ -89,7 +90,7 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			if !isTransient(err) {
 				return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: %w", len(call), stream, err)
 			}
-			if serr := sleep(ctx, b.next()); serr != nil {
+			if serr := wait.Sleep(ctx, b.next()); serr != nil {
 				return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last error: %v)", stream, serr, err)
 			}
 			continue
@@ -125,7 +126,7 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			b.reset()
 			continue
 		}
-		if serr := sleep(ctx, b.next()); serr != nil {
+		if serr := wait.Sleep(ctx, b.next()); serr != nil {
 			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last failure: %s)", stream, serr, lastFailure)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/wait"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
@@ -149,7 +150,7 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		if t, ok := c.nextReadAt(); ok && t.Before(wake) {
 			wake = t
 		}
-		if err := sleep(ctx, max(wake.Sub(now), time.Millisecond)); err != nil {
+		if err := wait.Sleep(ctx, max(wake.Sub(now), time.Millisecond)); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
 // ErrClosed is returned by the methods of a Producer or Consumer after
@@ -100,7 +101,7 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 		if !isTransient(err) {
 			return backend.Position{}, fmt.Errorf("logpipe/kinesis: put record to stream %q: %w", m.Topic, err)
 		}
-		if serr := sleep(ctx, b.next()); serr != nil {
+		if serr := wait.Sleep(ctx, b.next()); serr != nil {
 			return backend.Position{}, fmt.Errorf("logpipe/kinesis: put record to stream %q: %w (last error: %v)", m.Topic, serr, err)
 		}
 	}

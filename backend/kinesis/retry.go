@@ -58,15 +58,3 @@ func (b *backoff) next() time.Duration {
 
 // reset starts the delays from min again.
 func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits d or until ctx ends, and returns ctx.Err() in the latter case.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

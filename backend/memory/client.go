@@ -54,19 +54,12 @@ func (p *Producer) Close() error {
 	return nil
 }
 
-// OffsetStore loads and commits a consumer's positions: the next offset to
-// read of each partition. offsetstore.Kafka implements it.
-type OffsetStore interface {
-	Load(ctx context.Context, topic string) (map[int32]int64, error)
-	Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error
-}
-
 // Consumer reads every partition of one topic of a Broker. Use it from one
 // goroutine at a time.
 type Consumer struct {
 	b      *Broker
 	topic  string
-	store  OffsetStore
+	store  backend.OffsetStore
 	next   map[int32]int64 // next offset to hand out, per partition
 	loaded bool
 	closed atomic.Bool
@@ -79,7 +72,7 @@ type Consumer struct {
 
 // NewConsumer returns a consumer of topic that resumes from the positions in
 // store (the earliest offset of a partition with none).
-func (b *Broker) NewConsumer(topic string, store OffsetStore) *Consumer {
+func (b *Broker) NewConsumer(topic string, store backend.OffsetStore) *Consumer {
 	return &Consumer{b: b, topic: topic, store: store, PollInterval: 50 * time.Millisecond, MaxRecords: 500}
 }
 
