@@ -63,12 +63,19 @@ func Name(prefix string) string {
 // with the offsets tables migrated.
 func SQLite(t testing.TB) *gorm.DB {
 	t.Helper()
+	db := SQLiteEmpty(t)
+	migrate(t, db)
+	return db
+}
+
+// SQLiteEmpty is SQLite without the offsets tables.
+func SQLiteEmpty(t testing.TB) *gorm.DB {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.db")
 	db, err := gorm.Open(sqlite.Open(path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		t.Fatalf("open sqlite: %v", err)
 	}
-	migrate(t, db)
 	t.Cleanup(func() {
 		if sqlDB, err := db.DB(); err == nil {
 			_ = sqlDB.Close()
