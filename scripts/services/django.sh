@@ -38,9 +38,7 @@ start() {
     # Debian's Python may lack ensurepip; its venv package provides it.
     if ! "$py" -m venv "$venv" >/dev/null 2>&1; then
       rm -rf "$venv"
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "python$ver-venv" >/dev/null \
-        || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+      apt_install "python$ver-venv" || apt_install python3-venv \
         || die "could not install Python's venv module"
       "$py" -m venv "$venv" || die "could not create a virtual environment with $py"
     fi

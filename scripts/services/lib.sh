@@ -35,3 +35,17 @@ stop_pidfile() {
 
 # as_root CMD...: run with root rights (sudo when not root).
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# apt_install PKG...: install Debian packages. Service scripts start side by
+# side, so apt runs are serialized with a lock (apt itself fails at once on a
+# held lock); the package lists are updated once per run.
+apt_install() {
+  (
+    flock 9
+    if [ ! -f "$LOGPIPE_RUN/.apt-updated" ]; then
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+      touch "$LOGPIPE_RUN/.apt-updated"
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >/dev/null
+  ) 9>"$LOGPIPE_CACHE/apt.lock"
+}

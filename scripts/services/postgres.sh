@@ -5,7 +5,14 @@
 # start writes $LOGPIPE_RUN/postgres.env with LOGPIPE_TEST_POSTGRES_DSN.
 source "$(dirname "$0")/lib.sh"
 PGPORT=${LOGPIPE_PG_PORT:-54329}
-DATA=$LOGPIPE_RUN/postgres
+# As root the server runs as the postgres user, which must reach its data
+# directory: keep it out of the checkout (which may sit under a private
+# home directory) then.
+if [ "$(id -u)" = 0 ]; then
+  DATA=${LOGPIPE_PG_DATA:-/var/tmp/logpipe-postgres-$PGPORT}
+else
+  DATA=${LOGPIPE_PG_DATA:-$LOGPIPE_RUN/postgres}
+fi
 PIDFILE=$LOGPIPE_RUN/postgres.pid
 
 find_bin() {
@@ -18,8 +25,7 @@ start() {
   bin=$(find_bin || true)
   if [ -z "$bin" ]; then
     log "installing PostgreSQL from Debian's packages"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    apt_install postgresql
     bin=$(find_bin) || die "PostgreSQL did not install"
   fi
   # PostgreSQL refuses to run as root: use the postgres user when we are root.
@@ -32,7 +38,7 @@ start() {
     log "already running"
   else
     rm -rf "$DATA"; mkdir -p "$DATA"
-    [ "$(id -u)" = 0 ] && chown postgres "$DATA" && chmod 755 "$LOGPIPE_RUN"
+    [ "$(id -u)" = 0 ] && chown postgres "$DATA"
     "${run[@]}" "$bin/initdb" -D "$DATA" -U postgres -A trust --no-sync >/dev/null
     "${run[@]}" "$bin/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $DATA -c fsync=off -c max_connections=200" start >/dev/null
