@@ -3,6 +3,7 @@ package kinesis
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -24,6 +25,9 @@ type batchEntry struct {
 	key   string
 	keyed bool
 	data  []byte
+	// retries counts the resends of this entry after failures that may
+	// have stored it (InternalFailure, ServiceUnavailable).
+	retries int
 }
 
 func (e batchEntry) size() int { return len(e.key) + len(e.data) }
@@ -37,10 +41,15 @@ func (e batchEntry) size() int { return len(e.key) + len(e.data) }
 // key. So a call carries at most one record per key: the next record of a
 // key is sent only once the previous one is written. Records with distinct
 // keys (the common case) go 500 to a call; records sharing one key go one
-// per call. Failed entries (throttling, InternalFailure) and transient errors
-// of the whole call are retried with backoff until ctx ends. On error, the
-// positions of the records already written are filled in and the others are
-// zero.
+// per call.
+//
+// Failed entries and failed calls are retried as in Send: throttling until
+// no record has been written for Config.SendTimeout (the clock restarts
+// whenever a call writes some records), failures after which a record may
+// have been stored (InternalFailure, ServiceUnavailable, timeouts, resets,
+// 5xx) only Config.MaxSendRetries times, since a retry may write the record
+// twice. On error, the positions of the records already written are filled
+// in and the others are zero.
 func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
@@ -78,56 +87,67 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 		}
 		queues[e.key] = append(queues[e.key], e)
 	}
-	b := backoff{min: putBackoffMin, max: putBackoffMax}
+	r := p.newSendRetry()
 	for len(keys) > 0 {
 		call := nextCall(keys, queues)
 		in := &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: make([]types.PutRecordsRequestEntry, len(call))}
 		for i, e := range call {
 			in.Records[i] = types.PutRecordsRequestEntry{PartitionKey: aws.String(e.key), Data: e.data}
 		}
-		out, err := p.api.PutRecords(ctx, in, noSDKRetries)
+		out, err := withTimeout(ctx, r.callTimeout(), func(ctx context.Context) (*kinesis.PutRecordsOutput, error) {
+			return p.api.PutRecords(ctx, in, noSDKRetries)
+		})
 		if err != nil {
-			if !isTransient(err) {
+			if err := r.again(ctx, p.missing(stream, err)); err != nil {
 				return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: %w", len(call), stream, err)
-			}
-			if serr := wait.Sleep(ctx, b.next()); serr != nil {
-				return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last error: %v)", stream, serr, err)
 			}
 			continue
 		}
 		if len(out.Records) != len(call) {
 			return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: the response has %d results", len(call), stream, len(out.Records))
 		}
-		var lastFailure string
+		var lastFailure error
 		progress := false
-		for i, r := range out.Records {
+		for i, res := range out.Records {
 			e := call[i]
-			if r.ErrorCode != nil {
-				code := aws.ToString(r.ErrorCode)
-				if !retryableEntryError(code) {
-					return fmt.Errorf("logpipe/kinesis: put record %d to stream %q: %s: %s", e.idx, stream, code, aws.ToString(r.ErrorMessage))
+			if res.ErrorCode != nil {
+				code := aws.ToString(res.ErrorCode)
+				failure := fmt.Errorf("%s: %s", code, aws.ToString(res.ErrorMessage))
+				switch entryErrorKind(code) {
+				case entryNotStored:
+				case entryMaybeStored:
+					if e.retries >= p.cfg.MaxSendRetries {
+						return fmt.Errorf("logpipe/kinesis: put record %d to stream %q: %w (the record may have been stored; retried %d times, MaxSendRetries %d)", e.idx, stream, failure, e.retries, p.cfg.MaxSendRetries)
+					}
+					queues[e.key][0].retries++
+				default:
+					return fmt.Errorf("logpipe/kinesis: put record %d to stream %q: %w", e.idx, stream, failure)
 				}
-				lastFailure = code + ": " + aws.ToString(r.ErrorMessage)
+				lastFailure = failure
 				continue
 			}
 			progress = true
-			seq := aws.ToString(r.SequenceNumber)
-			positions[e.idx] = backend.Position{Topic: stream, Shard: aws.ToString(r.ShardId), SequenceNumber: seq}
+			seq := aws.ToString(res.SequenceNumber)
+			positions[e.idx] = backend.Position{Topic: stream, Shard: aws.ToString(res.ShardId), SequenceNumber: seq}
 			if e.keyed {
 				p.seqs.put(stream, e.key, seq)
 			}
 			queues[e.key] = queues[e.key][1:]
 		}
 		keys = pruneEmpty(keys, queues)
-		if progress || lastFailure == "" {
+		if progress || lastFailure == nil {
 			// Some records got through: send the next call (with the
 			// failed entries) at once. Delays start, and grow, only
 			// while nothing gets through.
-			b.reset()
+			r.progress()
 			continue
 		}
-		if serr := wait.Sleep(ctx, b.next()); serr != nil {
-			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last failure: %s)", stream, serr, lastFailure)
+		d := r.b.next()
+		if time.Now().Add(d).After(r.deadline) {
+			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w: no record written within SendTimeout %s (last failure: %w)", stream, ErrSendTimeout, r.timeout, lastFailure)
+		}
+		if serr := wait.Sleep(ctx, d); serr != nil {
+			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last failure: %v)", stream, serr, lastFailure)
 		}
 	}
 	return nil
@@ -162,12 +182,20 @@ func pruneEmpty(keys []string, queues map[string][]batchEntry) []string {
 	return out
 }
 
-// retryableEntryError reports whether a PutRecords entry that failed with
-// code may succeed when sent again.
-func retryableEntryError(code string) bool {
+// Kinds of PutRecords entry failures.
+const (
+	entryPermanent   = iota // will fail again
+	entryNotStored          // refused, nothing stored: retry until SendTimeout
+	entryMaybeStored        // may have been stored: retry MaxSendRetries times
+)
+
+// entryErrorKind classifies the error code of a failed PutRecords entry.
+func entryErrorKind(code string) int {
 	switch code {
-	case "ProvisionedThroughputExceededException", "InternalFailure", "ServiceUnavailable", "KMSThrottlingException":
-		return true
+	case "ProvisionedThroughputExceededException", "KMSThrottlingException":
+		return entryNotStored
+	case "InternalFailure", "ServiceUnavailable":
+		return entryMaybeStored
 	}
-	return false
+	return entryPermanent
 }

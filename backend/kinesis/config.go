@@ -40,6 +40,13 @@ const (
 	// DefaultShardSyncInterval is how often the consumer lists the stream's
 	// shards to find shards it does not know yet.
 	DefaultShardSyncInterval = 10 * time.Second
+	// DefaultSendTimeout is how long Send and SendBatch try before they
+	// give up, like django-logpipe's KAFKA_SEND_TIMEOUT for Kafka.
+	DefaultSendTimeout = 10 * time.Second
+	// DefaultRequestTimeout is how long one Kinesis API call may take. A
+	// call on a connection that hangs would otherwise block a Send or a
+	// Fetch for as long as the operating system keeps the connection.
+	DefaultRequestTimeout = 10 * time.Second
 )
 
 // DefaultShardIteratorType is where a shard with no stored position starts:
@@ -65,10 +72,13 @@ type Config struct {
 	// there why it is not the original's 25.
 	FetchLimit int32
 	// ShardIteratorType is where the consumer starts reading a shard that
-	// has no stored position: types.ShardIteratorTypeTrimHorizon (the
-	// default, the oldest record kept) or types.ShardIteratorTypeLatest
-	// (only records written from now on). Shards created by a reshard
-	// while the consumer runs are always read from their start.
+	// has no stored position and no known parent:
+	// types.ShardIteratorTypeTrimHorizon (the default, the oldest record
+	// kept) or types.ShardIteratorTypeLatest (only records written from now
+	// on). A shard whose parent is listed or has a stored position, and any
+	// shard created by a reshard while the consumer runs, is always read
+	// from its start (TRIM_HORIZON): its records follow the parent's, and
+	// starting it at LATEST would lose those written while no consumer ran.
 	ShardIteratorType types.ShardIteratorType
 	// SeqNumCacheSize is the number of partition keys per stream whose
 	// last sequence number the producer remembers, to pass it as
@@ -83,6 +93,25 @@ type Config struct {
 	// closes are found at once (from GetRecords' ChildShards); this catches
 	// the rest. Zero means DefaultShardSyncInterval (10s).
 	ShardSyncInterval time.Duration
+	// SendTimeout is how long Send and SendBatch keep trying before they
+	// give up with an error wrapping ErrSendTimeout: throttling is retried
+	// until then. For SendBatch the clock starts again whenever a call
+	// writes some records, so a large batch is not cut short while it makes
+	// progress. Zero means DefaultSendTimeout (10s).
+	SendTimeout time.Duration
+	// MaxSendRetries is how many times a write that failed after Kinesis
+	// may have stored it (a timeout, a connection reset, a 5xx response or
+	// an InternalFailure entry) is sent again. Default 0: such a failure is
+	// returned at once. A retry may write the record twice; writes that
+	// Kinesis refused without storing anything (throttling, a refused
+	// connection) are always retried until SendTimeout, since that cannot
+	// duplicate.
+	MaxSendRetries int
+	// RequestTimeout is how long one API call (PutRecord, PutRecords,
+	// ListShards, GetShardIterator, GetRecords) may take before it is
+	// abandoned and treated as a transient failure. Zero means
+	// DefaultRequestTimeout (10s).
+	RequestTimeout time.Duration
 	// AWS, when not nil, is the SDK configuration to build the client
 	// from, instead of loading the default chain: set credentials, HTTP
 	// client, retryer or APIOptions (middleware) there. Region and
@@ -125,6 +154,12 @@ func (c Config) withDefaults() Config {
 	if c.ShardSyncInterval == 0 {
 		c.ShardSyncInterval = DefaultShardSyncInterval
 	}
+	if c.SendTimeout == 0 {
+		c.SendTimeout = DefaultSendTimeout
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
 	return c
 }
 
@@ -148,6 +183,15 @@ func (c Config) Validate() error {
 	}
 	if c.ShardSyncInterval < 0 {
 		errs = append(errs, fmt.Errorf("logpipe/kinesis: ShardSyncInterval %s is negative: use a positive duration, or 0 for the default %s", c.ShardSyncInterval, DefaultShardSyncInterval))
+	}
+	if c.SendTimeout < 0 {
+		errs = append(errs, fmt.Errorf("logpipe/kinesis: SendTimeout %s is negative: use a positive duration, or 0 for the default %s", c.SendTimeout, DefaultSendTimeout))
+	}
+	if c.MaxSendRetries < 0 {
+		errs = append(errs, fmt.Errorf("logpipe/kinesis: MaxSendRetries %d is negative: use 0 (the default, no retry of a write that may have been stored) or a positive count", c.MaxSendRetries))
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("logpipe/kinesis: RequestTimeout %s is negative: use a positive duration, or 0 for the default %s", c.RequestTimeout, DefaultRequestTimeout))
 	}
 	if len(c.Region) > 20 {
 		errs = append(errs, fmt.Errorf("logpipe/kinesis: Region %q is longer than 20 characters (the width of logpipe_kinesisoffset.region): use an AWS region name such as us-east-1", c.Region))

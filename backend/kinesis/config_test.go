@@ -20,6 +20,9 @@ func TestConfigZeroValueIsValidAndDefaulted(t *testing.T) {
 	assert.Equal(t, DefaultSeqNumCacheSize, c.SeqNumCacheSize)
 	assert.Equal(t, DefaultPollInterval, c.PollInterval)
 	assert.Equal(t, DefaultShardSyncInterval, c.ShardSyncInterval)
+	assert.Equal(t, DefaultSendTimeout, c.SendTimeout)
+	assert.Equal(t, DefaultRequestTimeout, c.RequestTimeout)
+	assert.Zero(t, c.MaxSendRetries, "a write that may have been stored is not resent by default")
 }
 
 func TestConfigValidateReportsEveryProblem(t *testing.T) {
@@ -31,9 +34,12 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		PollInterval:      -time.Second,
 		ShardSyncInterval: -time.Second,
 		Region:            "a-region-name-that-is-far-too-long",
+		SendTimeout:       -time.Second,
+		MaxSendRetries:    -1,
+		RequestTimeout:    -time.Second,
 	}.Validate()
 	require.Error(t, err)
-	for _, want := range []string{"FetchLimit 10001", "ShardIteratorType \"AT_TIMESTAMP\"", "SeqNumCacheSize -1", "PollInterval -1s", "ShardSyncInterval -1s", "longer than 20"} {
+	for _, want := range []string{"FetchLimit 10001", "ShardIteratorType \"AT_TIMESTAMP\"", "SeqNumCacheSize -1", "PollInterval -1s", "ShardSyncInterval -1s", "longer than 20", "SendTimeout -1s", "MaxSendRetries -1", "RequestTimeout -1s"} {
 		assert.Contains(t, err.Error(), want)
 	}
 	_, err = NewProducer(context.Background(), Config{FetchLimit: -1})

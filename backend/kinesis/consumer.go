@@ -51,8 +51,11 @@ type Consumer struct {
 
 	lastSync time.Time
 	syncSoon bool
-	idle     bool
-	closed   bool
+	// syncFailures counts the consecutive listings that failed with an
+	// error that is not transient.
+	syncFailures int
+	idle         bool
+	closed       bool
 }
 
 var (
@@ -63,8 +66,10 @@ var (
 // NewConsumer validates cfg and opts, loads the stored positions of the
 // stream from opts.DB (table logpipe_kinesisoffset, keyed by the resolved
 // region), and lists the stream's shards. A shard with a stored position is
-// read after that sequence number; any other starts at
-// cfg.ShardIteratorType.
+// read after that sequence number; a shard whose parent is listed or has a
+// stored position from its start (TRIM_HORIZON); any other starts at
+// cfg.ShardIteratorType. A stream that does not exist is a
+// *MissingStreamError.
 func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consumer, error) {
 	var errs []error
 	if err := cfg.Validate(); err != nil {
@@ -112,9 +117,12 @@ func (c *Consumer) Region() string { return c.region }
 
 // Fetch returns the next page of records of one shard, reading the shards in
 // turn. It returns an empty slice when no shard had records within the poll
-// interval, and ctx.Err() when ctx ends. Throttled or failing shards are
-// retried later with backoff, never dropped; an expired iterator is renewed
-// after the last record returned.
+// interval, and ctx.Err() when ctx ends; records already read when ctx ends
+// are returned (with a nil error), never dropped. Throttled or transiently
+// failing shards are retried later with backoff, never dropped; an expired
+// iterator is renewed after the last record returned. Any other API error
+// is retried once and then returned, naming the stream and shard; a deleted
+// stream is a *MissingStreamError.
 func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 	if c.closed {
 		return nil, ErrClosed
@@ -126,20 +134,21 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		}
 		now := time.Now()
 		if c.syncDue(now) {
-			if err := c.sync(ctx, types.ShardIteratorTypeTrimHorizon); err != nil {
-				if ctx.Err() != nil {
-					return nil, ctx.Err()
-				}
-				c.log.Warn("logpipe/kinesis: listing shards failed; will retry", "error", err)
+			if err := c.resync(ctx); err != nil {
+				return nil, err
 			}
 		}
-		recs, allAtTip := c.pass(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+		recs, allAtTip, err := c.pass(ctx)
 		if len(recs) > 0 {
+			// Even if ctx has ended: the shard has moved past them.
 			c.idle = false
 			return recs, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		c.idle = allAtTip
 		now = time.Now()
@@ -154,6 +163,32 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 			return nil, err
 		}
 	}
+}
+
+// resync lists the shards from Fetch. A transient failure is logged and
+// retried a second later; any other is retried once, and returned when it
+// happens twice in a row, so that a consumer whose stream was deleted or
+// whose permissions were revoked stops instead of waiting forever.
+func (c *Consumer) resync(ctx context.Context) error {
+	err := c.sync(ctx, types.ShardIteratorTypeTrimHorizon)
+	if err == nil {
+		c.syncFailures = 0
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	c.syncSoon = true
+	if isTransient(err) {
+		c.log.Warn("logpipe/kinesis: listing shards failed; will retry", "error", err)
+		return nil
+	}
+	c.syncFailures++
+	if c.syncFailures > 1 {
+		return err
+	}
+	c.log.Warn("logpipe/kinesis: listing shards failed; will retry once", "error", err)
+	return nil
 }
 
 // Idle reports whether the most recent empty Fetch found every shard at its
@@ -185,7 +220,8 @@ func (c *Consumer) Close() error {
 // pass reads at most one page from each shard that may be read now, in turn
 // from where the last pass stopped, and returns the first non-empty page.
 // allAtTip reports that every shard still to be read was found at its tip.
-func (c *Consumer) pass(ctx context.Context) (recs []backend.Record, allAtTip bool) {
+// err is an error that Fetch must return (see failed).
+func (c *Consumer) pass(ctx context.Context) (recs []backend.Record, allAtTip bool, err error) {
 	allAtTip = true
 	n := len(c.order)
 	for i := 0; i < n; i++ {
@@ -198,26 +234,35 @@ func (c *Consumer) pass(ctx context.Context) (recs []backend.Record, allAtTip bo
 			allAtTip = allAtTip && s.atTip
 			continue
 		}
-		recs = c.read(ctx, s)
-		if ctx.Err() != nil {
-			return nil, false
-		}
+		recs, err = c.read(ctx, s)
 		if len(recs) > 0 {
 			c.next = (idx + 1) % n
-			return recs, false
+			return recs, false, nil
+		}
+		if err != nil || ctx.Err() != nil {
+			return nil, false, err
 		}
 		if !s.done() {
 			allAtTip = allAtTip && s.atTip
 		}
 	}
-	return nil, allAtTip
+	return nil, allAtTip, nil
 }
 
-// parentsDone reports whether every parent of s that is still known has been
-// read to its end, so that s may be read without breaking per-key order.
+// parentsDone reports whether every parent of s is known to be finished:
+// read to its end, or gone (trimmed, or not listed by a listing made after
+// s was known). A parent the consumer does not know yet (a child found
+// through ChildShards whose other parent was created by a reshard since the
+// last listing) holds s back, and the shards are listed again soon: reading
+// s before it would put records of a key ahead of older ones.
 func (c *Consumer) parentsDone(s *shard) bool {
 	for _, id := range s.parents {
-		if p, ok := c.shards[id]; ok && !p.done() {
+		p, ok := c.shards[id]
+		if !ok {
+			c.syncSoon = true
+			return false
+		}
+		if !p.done() {
 			return false
 		}
 	}
@@ -245,28 +290,49 @@ func (c *Consumer) syncDue(now time.Time) bool {
 	return since >= c.cfg.ShardSyncInterval || (c.syncSoon && since >= time.Second)
 }
 
-// sync lists the stream's shards (every page) and adds those not known yet,
-// starting at start unless a position is stored. Known shards that are no
-// longer listed are marked gone.
+// sync lists the stream's shards (every page) and adds those not known yet.
+// A new shard starts at start, unless a position is stored for it, or one
+// of its parents is listed or has a stored position: then it starts at
+// TRIM_HORIZON, since its records follow the parent's and starting at
+// LATEST would skip those written while no consumer ran. Known shards that
+// are no longer listed are marked gone, and parents of known shards that
+// are neither known nor listed are recorded as gone placeholders, so that
+// they no longer hold back their children. A missing stream is a
+// *MissingStreamError.
 func (c *Consumer) sync(ctx context.Context, start types.ShardIteratorType) error {
 	c.lastSync = time.Now()
 	c.syncSoon = false
-	listed := make(map[string]bool)
+	var shards []types.Shard
 	in := &kinesis.ListShardsInput{StreamName: aws.String(c.stream)}
 	for {
-		out, err := c.api.ListShards(ctx, in)
+		out, err := withTimeout(ctx, c.cfg.RequestTimeout, func(ctx context.Context) (*kinesis.ListShardsOutput, error) {
+			return c.api.ListShards(ctx, in, noSDKRetries)
+		})
 		if err != nil {
+			if isNotFound(err) {
+				return &MissingStreamError{Stream: c.stream, Region: c.region, Err: err}
+			}
 			return fmt.Errorf("logpipe/kinesis: list shards of stream %q: %w", c.stream, err)
 		}
-		for _, sh := range out.Shards {
-			id := aws.ToString(sh.ShardId)
-			listed[id] = true
-			c.add(id, parentsOf(sh.ParentShardId, sh.AdjacentParentShardId), start)
-		}
+		shards = append(shards, out.Shards...)
 		if out.NextToken == nil || *out.NextToken == "" {
 			break
 		}
 		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+	listed := make(map[string]bool, len(shards))
+	for _, sh := range shards {
+		listed[aws.ToString(sh.ShardId)] = true
+	}
+	for _, sh := range shards {
+		parents := parentsOf(sh.ParentShardId, sh.AdjacentParentShardId)
+		from := start
+		for _, p := range parents {
+			if listed[p] || c.stored[p] != "" {
+				from = types.ShardIteratorTypeTrimHorizon
+			}
+		}
+		c.add(aws.ToString(sh.ShardId), parents, from)
 	}
 	for id, s := range c.shards {
 		wasGone := s.gone
@@ -274,6 +340,19 @@ func (c *Consumer) sync(ctx context.Context, start types.ShardIteratorType) erro
 		if s.gone && !wasGone && !s.ended {
 			c.log.Warn("logpipe/kinesis: shard is no longer listed (trimmed); it is not read any more", "shard", id)
 		}
+	}
+	var gone []string
+	for _, s := range c.shards {
+		for _, p := range s.parents {
+			if _, known := c.shards[p]; !known && !listed[p] {
+				gone = append(gone, p)
+			}
+		}
+	}
+	for _, p := range gone {
+		c.add(p, nil, start)
+		c.shards[p].gone = true
+		c.log.Debug("logpipe/kinesis: parent shard is not listed; taken as gone", "shard", p)
 	}
 	return nil
 }

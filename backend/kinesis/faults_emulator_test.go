@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -103,4 +105,34 @@ func TestProducerPassesSequenceNumberForOrdering(t *testing.T) {
 	send("a")
 	puts = f.captured()
 	assert.Equal(t, poss[1].SequenceNumber, puts[len(puts)-1].seqForOrdering)
+}
+
+// Review finding 4 against the emulator: a stream deleted while the
+// consumer reads it stops Fetch with a *MissingStreamError.
+func TestDeletedStreamStopsFetch(t *testing.T) {
+	t.Parallel()
+	stream := createStream(t, 1)
+	cfg := testConfig(t)
+	p := newTestProducer(t, cfg)
+	w := newKeyedWriter(t, p, stream, 2)
+	w.send(2, true)
+	db := testenv.SQLite(t)
+	c := newTestConsumer(t, cfg, stream, db)
+	a := newApplied()
+	consumeUntil(t, c, db, a, w.total(), 30*time.Second)
+
+	_, err := adminClient(t).DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(stream)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		_, err = c.Fetch(ctx)
+		if err != nil {
+			break
+		}
+	}
+	require.NoError(t, ctx.Err(), "Fetch never reported the deleted stream")
+	var missing *MissingStreamError
+	require.ErrorAs(t, err, &missing)
+	assert.Equal(t, stream, missing.Stream)
 }

@@ -37,6 +37,7 @@ const (
 type Producer struct {
 	api    API
 	region string
+	cfg    Config
 	seqs   *seqCache
 	closed atomic.Bool
 }
@@ -58,7 +59,7 @@ func NewProducer(ctx context.Context, cfg Config) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Producer{api: api, region: region, seqs: newSeqCache(cfg.SeqNumCacheSize)}, nil
+	return &Producer{api: api, region: region, cfg: cfg, seqs: newSeqCache(cfg.SeqNumCacheSize)}, nil
 }
 
 // Region is the AWS region the producer writes to.
@@ -67,9 +68,14 @@ func (p *Producer) Region() string { return p.region }
 // Send writes one record with PutRecord. The key is the partition key (a
 // random one when the key is empty, since Kinesis requires one), and the
 // sequence number of the previous record this producer sent with the same
-// key to the same stream is passed as SequenceNumberForOrdering. Throttling
-// and other transient errors are retried with backoff until ctx ends; the
+// key to the same stream is passed as SequenceNumberForOrdering. The
 // returned position holds the stream, shard id and sequence number.
+//
+// Throttling is retried with backoff until Config.SendTimeout (then the
+// error wraps ErrSendTimeout) or ctx ends. A failure after which the record
+// may have been stored (timeout, connection reset, 5xx) is retried only
+// Config.MaxSendRetries times (default 0), since a retry may write it twice.
+// A missing stream is a *MissingStreamError.
 func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Position, error) {
 	if p.closed.Load() {
 		return backend.Position{}, ErrClosed
@@ -88,9 +94,11 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 			in.SequenceNumberForOrdering = aws.String(seq)
 		}
 	}
-	b := backoff{min: putBackoffMin, max: putBackoffMax}
+	r := p.newSendRetry()
 	for {
-		out, err := p.api.PutRecord(ctx, in, noSDKRetries)
+		out, err := withTimeout(ctx, r.callTimeout(), func(ctx context.Context) (*kinesis.PutRecordOutput, error) {
+			return p.api.PutRecord(ctx, in, noSDKRetries)
+		})
 		if err == nil {
 			seq := aws.ToString(out.SequenceNumber)
 			if keyed {
@@ -98,13 +106,79 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 			}
 			return backend.Position{Topic: m.Topic, Shard: aws.ToString(out.ShardId), SequenceNumber: seq}, nil
 		}
-		if !isTransient(err) {
+		if err := r.again(ctx, p.missing(m.Topic, err)); err != nil {
 			return backend.Position{}, fmt.Errorf("logpipe/kinesis: put record to stream %q: %w", m.Topic, err)
 		}
-		if serr := wait.Sleep(ctx, b.next()); serr != nil {
-			return backend.Position{}, fmt.Errorf("logpipe/kinesis: put record to stream %q: %w (last error: %v)", m.Topic, serr, err)
-		}
 	}
+}
+
+// missing turns Kinesis' ResourceNotFoundException for stream into a
+// *MissingStreamError.
+func (p *Producer) missing(stream string, err error) error {
+	if isNotFound(err) {
+		return &MissingStreamError{Stream: stream, Region: p.region, Err: err}
+	}
+	return err
+}
+
+// sendRetry decides, for one Send or one SendBatch, whether a failed write
+// is sent again, and waits before it.
+type sendRetry struct {
+	timeout, request time.Duration
+	// deadline is when to give up: SendTimeout after the start, or after
+	// the last progress of a SendBatch.
+	deadline time.Time
+	// maxRetries and retries count the retries of writes that may have
+	// been stored.
+	maxRetries, retries int
+	b                   backoff
+}
+
+func (p *Producer) newSendRetry() *sendRetry {
+	return &sendRetry{
+		timeout:    p.cfg.SendTimeout,
+		request:    p.cfg.RequestTimeout,
+		deadline:   time.Now().Add(p.cfg.SendTimeout),
+		maxRetries: p.cfg.MaxSendRetries,
+		b:          backoff{min: putBackoffMin, max: putBackoffMax},
+	}
+}
+
+// callTimeout is the timeout of the next call: RequestTimeout, cut to what
+// is left of SendTimeout.
+func (r *sendRetry) callTimeout() time.Duration {
+	return max(min(r.request, time.Until(r.deadline)), time.Millisecond)
+}
+
+// progress restarts the SendTimeout clock and the backoff after a call that
+// wrote some records.
+func (r *sendRetry) progress() {
+	r.deadline = time.Now().Add(r.timeout)
+	r.b.reset()
+}
+
+// again returns nil, after a backoff, when the write that failed with err
+// is to be sent again; else the error to return. Throttling is retried until
+// the deadline; a failure after which the record may have been stored only
+// maxRetries times; any other error not at all.
+func (r *sendRetry) again(ctx context.Context, err error) error {
+	if !isTransient(err) {
+		return err
+	}
+	if !notStored(err) {
+		if r.retries >= r.maxRetries {
+			return fmt.Errorf("%w (the record may have been stored; retried %d times, MaxSendRetries %d)", err, r.retries, r.maxRetries)
+		}
+		r.retries++
+	}
+	d := r.b.next()
+	if time.Now().Add(d).After(r.deadline) {
+		return fmt.Errorf("%w: no success within SendTimeout %s: %w", ErrSendTimeout, r.timeout, err)
+	}
+	if serr := wait.Sleep(ctx, d); serr != nil {
+		return fmt.Errorf("%w (last error: %v)", serr, err)
+	}
+	return nil
 }
 
 // Close marks the producer closed; later sends return ErrClosed. Nothing is

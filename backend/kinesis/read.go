@@ -3,6 +3,7 @@ package kinesis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,18 +14,27 @@ import (
 )
 
 // read gets one page of s, at most FetchLimit records, and updates what the
-// consumer knows of s. Errors are logged and turn into a later retry of s.
-func (c *Consumer) read(ctx context.Context, s *shard) []backend.Record {
+// consumer knows of s. Transient errors are logged and turn into a later
+// retry of s; other errors are retried once, then returned (see failed).
+//
+// The records returned have moved s past them: the caller must hand them
+// out even if ctx has ended meanwhile, or they would be skipped.
+func (c *Consumer) read(ctx context.Context, s *shard) ([]backend.Record, error) {
 	s.readAt = time.Now().Add(minReadInterval)
 	if s.iterator == "" {
-		if !c.renew(ctx, s) {
-			return nil
+		if err := c.renew(ctx, s); err != nil {
+			return nil, err
+		}
+		if s.iterator == "" {
+			return nil, nil
 		}
 	}
-	out, err := c.api.GetRecords(ctx, &kinesis.GetRecordsInput{
-		ShardIterator: aws.String(s.iterator),
-		Limit:         aws.Int32(c.cfg.FetchLimit),
-	}, noSDKRetries)
+	out, err := withTimeout(ctx, c.cfg.RequestTimeout, func(ctx context.Context) (*kinesis.GetRecordsOutput, error) {
+		return c.api.GetRecords(ctx, &kinesis.GetRecordsInput{
+			ShardIterator: aws.String(s.iterator),
+			Limit:         aws.Int32(c.cfg.FetchLimit),
+		}, noSDKRetries)
+	})
 	s.readAt = time.Now().Add(minReadInterval)
 	if err != nil {
 		var expired *types.ExpiredIteratorException
@@ -33,11 +43,11 @@ func (c *Consumer) read(ctx context.Context, s *shard) []backend.Record {
 			// last record handed out.
 			c.log.Debug("logpipe/kinesis: shard iterator expired; renewing", "shard", s.id, "after", s.after)
 			s.iterator = ""
-			return nil
+			return nil, nil
 		}
-		c.failed(ctx, s, "get records", err)
-		return nil
+		return nil, c.failed(ctx, s, "get records", err)
 	}
+	s.failures = 0
 	s.retry.reset()
 	now := time.Now()
 	behind := time.Duration(aws.ToInt64(out.MillisBehindLatest)) * time.Millisecond
@@ -75,12 +85,13 @@ func (c *Consumer) read(ctx context.Context, s *shard) []backend.Record {
 		}
 		c.log.Debug("logpipe/kinesis: shard read to its end", "shard", s.id, "children", len(out.ChildShards))
 	}
-	return recs
+	return recs, nil
 }
 
 // renew gets a new iterator for s: after the last record handed out (or
-// the stored position), else at s.start. It reports success.
-func (c *Consumer) renew(ctx context.Context, s *shard) bool {
+// the stored position), else at s.start. On a failure s.iterator stays
+// empty, and the error is returned only when failed says so.
+func (c *Consumer) renew(ctx context.Context, s *shard) error {
 	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(c.stream), ShardId: aws.String(s.id)}
 	if s.after != "" {
 		in.ShardIteratorType = types.ShardIteratorTypeAfterSequenceNumber
@@ -88,35 +99,62 @@ func (c *Consumer) renew(ctx context.Context, s *shard) bool {
 	} else {
 		in.ShardIteratorType = s.start
 	}
-	out, err := c.api.GetShardIterator(ctx, in, noSDKRetries)
+	out, err := withTimeout(ctx, c.cfg.RequestTimeout, func(ctx context.Context) (*kinesis.GetShardIteratorOutput, error) {
+		return c.api.GetShardIterator(ctx, in, noSDKRetries)
+	})
+	if err == nil && aws.ToString(out.ShardIterator) == "" {
+		err = errors.New("the response has no iterator")
+	}
 	if err != nil {
-		c.failed(ctx, s, "get shard iterator", err)
-		return false
+		return c.failed(ctx, s, "get shard iterator", err)
 	}
 	s.iterator = aws.ToString(out.ShardIterator)
-	if s.iterator == "" {
-		c.failed(ctx, s, "get shard iterator", errors.New("the response has no iterator"))
-		return false
-	}
-	return true
+	return nil
 }
 
-// failed logs a failed call on s and delays its next read. The shard stays in
-// the pool: the read is retried, however often it fails.
-func (c *Consumer) failed(ctx context.Context, s *shard, what string, err error) {
+// failed handles a failed call on s and delays its next read; it returns the
+// error Fetch is to return, or nil to go on.
+//
+// Throttling and transient errors (timeouts, 5xx, broken connections) are
+// retried with backoff however often they happen: they go away, and the
+// shard is never dropped. Any other error (access denied, an invalid stored
+// sequence number, ...) would come back every time, and retrying it forever
+// would hide it and keep the consumer from ever being idle; as in
+// django-logpipe it is logged and retried once, then returned, naming the
+// stream and shard. A ResourceNotFoundException lists the shards at once:
+// a missing stream is then a *MissingStreamError, and a shard no longer
+// listed is marked gone and not read again.
+func (c *Consumer) failed(ctx context.Context, s *shard, what string, err error) error {
 	if ctx.Err() != nil {
-		return
+		return nil
 	}
 	s.atTip = false
 	s.readAt = time.Now().Add(s.retry.next())
-	var notFound *types.ResourceNotFoundException
-	switch {
-	case isThrottle(err):
-		c.log.Debug("logpipe/kinesis: throttled; backing off", "shard", s.id, "call", what, "retry_at", s.readAt)
-	case errors.As(err, &notFound):
-		c.syncSoon = true
-		c.log.Warn("logpipe/kinesis: shard not found; listing shards again", "shard", s.id, "call", what, "error", err)
-	default:
-		c.log.Warn("logpipe/kinesis: call failed; will retry", "shard", s.id, "call", what, "error", err, "retry_at", s.readAt)
+	if isTransient(err) {
+		if isThrottle(err) {
+			c.log.Debug("logpipe/kinesis: throttled; backing off", "shard", s.id, "call", what, "retry_at", s.readAt)
+		} else {
+			c.log.Warn("logpipe/kinesis: call failed; will retry", "shard", s.id, "call", what, "error", err, "retry_at", s.readAt)
+		}
+		return nil
 	}
+	if isNotFound(err) {
+		c.log.Warn("logpipe/kinesis: shard not found; listing shards again", "shard", s.id, "call", what, "error", err)
+		if serr := c.sync(ctx, types.ShardIteratorTypeTrimHorizon); serr != nil {
+			var missing *MissingStreamError
+			if errors.As(serr, &missing) {
+				return serr
+			}
+			c.log.Warn("logpipe/kinesis: listing shards failed", "error", serr)
+		}
+		if s.done() {
+			return nil
+		}
+	}
+	s.failures++
+	if s.failures > 1 {
+		return fmt.Errorf("logpipe/kinesis: %s of stream %q shard %s failed twice: %w", what, c.stream, s.id, err)
+	}
+	c.log.Warn("logpipe/kinesis: call failed; will retry once", "shard", s.id, "call", what, "error", err, "retry_at", s.readAt)
+	return nil
 }

@@ -32,7 +32,9 @@ type shard struct {
 	// ended: the shard is closed and was read to its end.
 	ended bool
 	// gone: the shard is no longer listed (trimmed after the retention
-	// period); it is not read and does not hold back its children.
+	// period), or it is a placeholder for a parent that a listing made
+	// after its child was known did not show; it is not read and does not
+	// hold back its children.
 	gone bool
 	// atTip: the last read returned no records and MillisBehindLatest 0.
 	atTip bool
@@ -40,6 +42,9 @@ type shard struct {
 	readAt time.Time
 	// retry spaces out reads after throttling and errors.
 	retry backoff
+	// failures counts the consecutive calls on this shard that failed with
+	// an error that is not transient.
+	failures int
 }
 
 func newShard(id string, parents []string, start types.ShardIteratorType, after string) *shard {
