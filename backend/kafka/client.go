@@ -4,26 +4,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
-	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
+	"github.com/segmentio/kafka-go/protocol"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
-// conn is what the producer and consumer share: a kafka-go client over a
-// transport that multiplexes requests on one connection per broker, and a
-// cache of topic partition counts.
+// conn is what the producer and consumer share: a kafka-go transport that
+// multiplexes requests on one connection per broker, and a cache of topic
+// partition counts.
+//
+// kafka-go's Transport answers metadata requests for a topic it knows from
+// its cache, refreshed only every MetadataRefresh: asking it again after a
+// leader moved changes nothing. So a leader change replaces the transport
+// with a fresh one, whose first request reads the cluster's metadata anew
+// (see refreshMetadata).
 type conn struct {
-	cfg       Config
-	transport *kafkago.Transport
-	client    *kafkago.Client
+	cfg  Config
+	addr net.Addr
+
+	// newTransport builds a transport; tests replace it to watch requests.
+	newTransport func() (transport, error)
+
+	tmu       sync.Mutex // guards transport and replaced
+	transport transport
+	replaced  time.Time
 
 	mu     sync.Mutex
 	topics map[string]*topicInfo
+}
+
+// transport is what conn needs of a *kafkago.Transport.
+type transport interface {
+	kafkago.RoundTripper
+	CloseIdleConnections()
 }
 
 // topicInfo is what the producer needs to know of a topic.
@@ -37,17 +56,67 @@ type topicInfo struct {
 // every MetadataRefresh) again.
 const topicInfoMaxAge = time.Second
 
+// metadataRefreshMinInterval is the least time between two replacements of
+// the transport, so that many partitions reporting one leader change at
+// once cost one metadata request, not one each.
+const metadataRefreshMinInterval = time.Second
+
 func newConn(cfg Config) (*conn, error) {
-	t, err := newTransport(cfg, nil)
+	c := &conn{
+		cfg:    cfg,
+		addr:   kafkago.TCP(cfg.Brokers...),
+		topics: map[string]*topicInfo{},
+	}
+	c.newTransport = func() (transport, error) { return newTransport(cfg, nil) }
+	t, err := c.newTransport()
 	if err != nil {
 		return nil, err
 	}
-	return &conn{
-		cfg:       cfg,
-		transport: t,
-		client:    &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: t},
-		topics:    map[string]*topicInfo{},
-	}, nil
+	c.transport = t
+	return c, nil
+}
+
+// client returns a kafka-go client over the current transport whose
+// requests each end after timeout. For a produce request, kafka-go also
+// tells the broker to wait at most half of the time left (the other half is
+// for the network), rather than its 500ms default.
+func (c *conn) client(timeout time.Duration) *kafkago.Client {
+	c.tmu.Lock()
+	t := c.transport
+	c.tmu.Unlock()
+	return &kafkago.Client{Addr: c.addr, Transport: t, Timeout: timeout}
+}
+
+// roundTrip sends msg through the current transport.
+func (c *conn) roundTrip(ctx context.Context, msg protocol.Message) (protocol.Message, error) {
+	c.tmu.Lock()
+	t := c.transport
+	c.tmu.Unlock()
+	return t.RoundTrip(ctx, c.addr, msg)
+}
+
+// refreshMetadata makes the next requests route by fresh metadata, after a
+// leader moved or a topic appeared: it replaces the transport with a new one
+// (whose first request reads the cluster's metadata) and closes the old
+// one's idle connections; requests in flight on the old one finish first.
+// It does so at most once per metadataRefreshMinInterval, and reports
+// whether it did. It never sends a metadata request, so it can create no
+// topic.
+func (c *conn) refreshMetadata() bool {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if time.Since(c.replaced) < metadataRefreshMinInterval {
+		return false
+	}
+	t, err := c.newTransport()
+	if err != nil { // only a bad SASL configuration, which newConn has seen
+		return false
+	}
+	old := c.transport
+	c.transport, c.replaced = t, time.Now()
+	old.CloseIdleConnections()
+	c.cfg.Logger.Debug("logpipe/kafka: metadata refreshed")
+	return true
 }
 
 func newTransport(cfg Config, topics []string) (*kafkago.Transport, error) {
@@ -119,7 +188,7 @@ func (c *conn) partitions(ctx context.Context, topic string) ([]int, error) {
 // created, so a topic it does not know is looked up afresh before it is
 // reported missing.
 func (c *conn) partitionCount(ctx context.Context, topic string) (int, error) {
-	n, err := metadataPartitions(ctx, c.client, topic)
+	n, err := metadataPartitions(ctx, c.client(c.cfg.RequestTimeout), topic)
 	if err == nil || !errors.Is(err, kafkago.UnknownTopicOrPartition) {
 		return n, c.wrapMetadataErr(topic, err)
 	}
@@ -127,16 +196,8 @@ func (c *conn) partitionCount(ctx context.Context, topic string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	c.refreshTopic(ctx, topic)
+	c.refreshMetadata()
 	return fresh, nil
-}
-
-// refreshTopic makes the shared transport re-read the metadata of topic,
-// which must exist (a leader moved, or another client created it). A
-// metadata request that allows auto-creation is the only one kafka-go sends
-// past its cache; it creates nothing for a topic that exists.
-func (c *conn) refreshTopic(ctx context.Context, topic string) {
-	_, _ = c.transport.RoundTrip(ctx, c.client.Addr, &metadataAPI.Request{TopicNames: []string{topic}, AllowAutoTopicCreation: true})
 }
 
 // freshPartitionCount reads topic's metadata through a transport of its own,
@@ -147,7 +208,7 @@ func (c *conn) freshPartitionCount(ctx context.Context, topic string) (int, erro
 		return 0, err
 	}
 	defer t.CloseIdleConnections()
-	cl := &kafkago.Client{Addr: kafkago.TCP(c.cfg.Brokers...), Transport: t}
+	cl := &kafkago.Client{Addr: c.addr, Transport: t, Timeout: c.cfg.RequestTimeout}
 	n, err := metadataPartitions(ctx, cl, topic)
 	return n, c.wrapMetadataErr(topic, err)
 }
@@ -184,5 +245,7 @@ func metadataPartitions(ctx context.Context, cl *kafkago.Client, topic string) (
 }
 
 func (c *conn) close() {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
 	c.transport.CloseIdleConnections()
 }

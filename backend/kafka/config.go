@@ -17,6 +17,7 @@ const (
 	DefaultDialTimeout     = 5 * time.Second
 	DefaultPollInterval    = time.Second
 	DefaultMetadataRefresh = 10 * time.Second
+	DefaultRequestTimeout  = 10 * time.Second
 	DefaultMaxBatchBytes   = 1 << 20
 	DefaultFetchMaxBytes   = 1 << 20
 	DefaultMaxFetchRecords = 500
@@ -90,6 +91,13 @@ type Config struct {
 	// refreshed: a consumer picks up partitions added to its topic within
 	// about twice this. Default 10s.
 	MetadataRefresh time.Duration
+	// RequestTimeout limits each request other than a produce (which
+	// SendTimeout limits): metadata, list offsets, consumer-group offsets,
+	// and a fetch, which gets PollInterval more since the broker holds it
+	// that long when no record is there. A connection that stopped
+	// answering (a half-open TCP connection, a hung broker) is dropped after
+	// it and the request tried again on a new one. Default 10s.
+	RequestTimeout time.Duration
 	// Logger receives the backend's logs (warnings and errors only, unless
 	// its handler enables debug). Default: discard. ConsumerOptions.Logger
 	// overrides it for a consumer.
@@ -97,7 +105,9 @@ type Config struct {
 
 	// SendTimeout is how long a Send waits for the broker's acknowledgement,
 	// retries included, like the original's KAFKA_SEND_TIMEOUT; it also
-	// limits each produce request of a SendBatch. Default 10s.
+	// limits each produce request of a SendBatch. The broker is told to wait
+	// for the replicas (Acks) for up to half of the time left, so that it
+	// answers before the client gives up. Default 10s.
 	SendTimeout time.Duration
 	// MaxSendRetries is how many times a produce request that failed with a
 	// retriable error after it may have reached the broker (timeout,
@@ -144,6 +154,9 @@ func (c Config) withDefaults() Config {
 	if c.MetadataRefresh == 0 {
 		c.MetadataRefresh = DefaultMetadataRefresh
 	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -184,6 +197,7 @@ func (c Config) Validate() error {
 	for name, d := range map[string]time.Duration{
 		"SendTimeout": c.SendTimeout, "DialTimeout": c.DialTimeout,
 		"MetadataRefresh": c.MetadataRefresh, "PollInterval": c.PollInterval,
+		"RequestTimeout": c.RequestTimeout,
 	} {
 		if d < 0 {
 			bad("Config.%s is negative (%s): use 0 for the default or a positive duration", name, d)

@@ -24,3 +24,26 @@ func (e *MissingTopicError) Error() string {
 
 // ErrClosed is returned by a Producer or Consumer used after Close.
 var ErrClosed = errors.New("logpipe/kafka: closed")
+
+// NotSentError is the error of a record that was not sent because a produce
+// request to the same partition, queued before it, failed: the producer
+// fails what is queued behind a failed request, so that sending the failed
+// records again cannot put them after later records with the same key.
+// Nothing of it was written; send it again after the records that failed
+// before it.
+type NotSentError struct {
+	// Topic and Partition say where the record was to go.
+	Topic     string
+	Partition int32
+	// Err is the error of the earlier request.
+	Err error
+}
+
+// Error says that the record was not sent, and why the earlier one failed.
+func (e *NotSentError) Error() string {
+	return fmt.Sprintf("logpipe/kafka: record to %s/%d not sent, because an earlier record to that partition failed: %v",
+		e.Topic, e.Partition, e.Err)
+}
+
+// Unwrap returns the earlier request's error.
+func (e *NotSentError) Unwrap() error { return e.Err }

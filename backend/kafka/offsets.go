@@ -35,7 +35,7 @@ func (g groupOffsets) Load(ctx context.Context, topic string) (map[int32]int64, 
 	var res *kafkago.OffsetFetchResponse
 	err = retryCoordinator(ctx, func() error {
 		var err error
-		res, err = g.conn.client.OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
+		res, err = g.conn.client(g.conn.cfg.RequestTimeout).OffsetFetch(ctx, &kafkago.OffsetFetchRequest{
 			GroupID: g.group,
 			Topics:  map[string][]int{topic: parts},
 		})
@@ -63,7 +63,7 @@ func (g groupOffsets) Load(ctx context.Context, topic string) (map[int32]int64, 
 // in the database.
 func (g groupOffsets) Commit(ctx context.Context, _ *gorm.DB, topic string, partition int32, next int64) error {
 	err := retryCoordinator(ctx, func() error {
-		res, err := g.conn.client.OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
+		res, err := g.conn.client(g.conn.cfg.RequestTimeout).OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
 			GroupID:      g.group,
 			GenerationID: -1,
 			Topics:       map[string][]kafkago.OffsetCommit{topic: {{Partition: int(partition), Offset: next}}},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/wait"
@@ -146,7 +147,31 @@ func (q *partitionQueue) flush() {
 		finishGroups(batch, func(i int) backend.Position {
 			return backend.Position{Topic: q.tp.topic, Partition: int32(q.tp.partition), Offset: base + int64(i)}
 		}, err)
+		if err != nil {
+			// What was queued behind the failed request was sent after it;
+			// writing it now would put it before the failed records once
+			// their caller sends them again, reordering a key.
+			if rest := q.takeAll(); len(rest) > 0 {
+				finishGroups(rest, nil, &NotSentError{Topic: q.tp.topic, Partition: int32(q.tp.partition), Err: err})
+			}
+		}
 	}
+}
+
+// takeAll removes every queued item, skipping abandoned ones. The flusher
+// keeps running: its next take finds the queue empty, or what was added
+// since.
+func (q *partitionQueue) takeAll() []*item {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*item
+	for _, it := range q.items {
+		if it.state.CompareAndSwap(itemQueued, itemTaken) {
+			out = append(out, it)
+		}
+	}
+	q.items = nil
+	return out
 }
 
 // finishGroups reports a request's outcome to each waiter in it; pos takes
@@ -181,7 +206,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 			// each attempt.
 			records[i] = kafkago.Record{Time: it.ts, Key: kafkago.NewBytes(nilIfEmpty(it.key)), Value: kafkago.NewBytes(it.value)}
 		}
-		res, err := q.p.conn.client.Produce(ctx, &kafkago.ProduceRequest{
+		res, err := q.p.conn.client(cfg.SendTimeout).Produce(ctx, &kafkago.ProduceRequest{
 			Topic:        q.tp.topic,
 			Partition:    q.tp.partition,
 			RequiredAcks: acks,
@@ -204,7 +229,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 			// leader yet, leader moved, broker unreachable): trying again
 			// cannot duplicate, so it does not count as a retry.
 			if leaderChanged(err) {
-				q.p.conn.refreshTopic(ctx, q.tp.topic)
+				q.p.conn.refreshMetadata()
 			}
 			cfg.Logger.Debug("logpipe/kafka: produce refused, trying again", "topic", q.tp.topic, "partition", q.tp.partition, "error", err)
 			attempt--
@@ -235,10 +260,12 @@ func notWritten(err error) bool {
 }
 
 // leaderChanged reports whether err says the client's partition leaders are
-// out of date.
+// out of date: the broker says so, or the transport's cached metadata has
+// no leader (or no such partition) for the request.
 func leaderChanged(err error) bool {
 	return errors.Is(err, kafkago.NotLeaderForPartition) || errors.Is(err, kafkago.LeaderNotAvailable) ||
-		errors.Is(err, kafkago.FencedLeaderEpoch) || errors.Is(err, kafkago.UnknownLeaderEpoch)
+		errors.Is(err, kafkago.FencedLeaderEpoch) || errors.Is(err, kafkago.UnknownLeaderEpoch) ||
+		errors.Is(err, protocol.ErrNoLeader) || errors.Is(err, protocol.ErrNoPartition)
 }
 
 func nilIfEmpty(b []byte) []byte {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync/atomic"
 
 	kafkago "github.com/segmentio/kafka-go"
+	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
 
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/wait"
@@ -48,7 +48,7 @@ func (r *partitionReader) run() {
 			log.Warn("logpipe/kafka: fetch failed; trying again", "offset", r.offset, "failures", failures, "error", err)
 		}
 		if leaderChanged(err) {
-			r.c.conn.refreshTopic(r.ctx, r.c.topic)
+			r.c.conn.refreshMetadata()
 		}
 		if !retriable(err) {
 			r.c.report(fmt.Errorf("logpipe/kafka: read %s/%d: %w", r.c.topic, r.partition, err))
@@ -57,7 +57,9 @@ func (r *partitionReader) run() {
 	}
 }
 
-// fetch reads one response's records into the consumer's channel.
+// fetch reads one response's committed records into the consumer's
+// channel. The request is limited to PollInterval (the broker's wait) plus
+// RequestTimeout, so that a connection that stopped answering is given up.
 func (r *partitionReader) fetch() error {
 	c := r.c
 	if r.offset < 0 {
@@ -67,60 +69,67 @@ func (r *partitionReader) fetch() error {
 		}
 		r.offset = first
 	}
-	resp, err := c.conn.client.Fetch(r.ctx, &kafkago.FetchRequest{
-		Topic:     c.topic,
-		Partition: int(r.partition),
-		Offset:    r.offset,
-		MinBytes:  1,
-		MaxBytes:  int64(c.cfg.FetchMaxBytes),
-		MaxWait:   c.cfg.PollInterval,
+	ctx, cancel := context.WithTimeout(r.ctx, c.cfg.PollInterval+c.cfg.RequestTimeout)
+	defer cancel()
+	msg, err := c.conn.roundTrip(ctx, &fetchAPI.Request{
+		ReplicaID:      -1,
+		MaxWaitTime:    int32(c.cfg.PollInterval.Milliseconds()),
+		MinBytes:       1,
+		MaxBytes:       int32(c.cfg.FetchMaxBytes),
+		IsolationLevel: int8(kafkago.ReadCommitted),
+		SessionID:      -1,
+		SessionEpoch:   -1,
+		Topics: []fetchAPI.RequestTopic{{
+			Topic: c.topic,
+			Partitions: []fetchAPI.RequestPartition{{
+				Partition:          r.partition,
+				CurrentLeaderEpoch: -1,
+				FetchOffset:        r.offset,
+				LogStartOffset:     -1,
+				PartitionMaxBytes:  int32(c.cfg.FetchMaxBytes),
+			}},
+		}},
 	})
 	if err != nil {
 		return err
 	}
-	if resp.Error != nil {
-		return resp.Error
+	res, ok := msg.(*fetchAPI.Response)
+	if !ok || len(res.Topics) == 0 || len(res.Topics[0].Partitions) == 0 {
+		return fmt.Errorf("logpipe/kafka: fetch of %s/%d: response holds no partition", c.topic, r.partition)
 	}
-	for {
-		rec, err := resp.Records.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		// A response starts at the beginning of a record batch, which may
-		// be before the offset asked for.
-		if rec.Offset < r.offset {
-			continue
-		}
-		key, err := kafkago.ReadAll(rec.Key)
-		if err != nil {
-			return err
-		}
-		value, err := kafkago.ReadAll(rec.Value)
-		if err != nil {
-			return err
-		}
+	if res.ErrorCode != 0 {
+		return kafkago.Error(res.ErrorCode)
+	}
+	part := &res.Topics[0].Partitions[0]
+	if part.ErrorCode != 0 {
+		return kafkago.Error(part.ErrorCode)
+	}
+	recs, next, err := readCommitted(part, r.offset)
+	if err != nil {
+		return fmt.Errorf("logpipe/kafka: decode records of %s/%d at offset %d: %w", c.topic, r.partition, r.offset, err)
+	}
+	for _, rec := range recs {
 		out := fetched{r: r, rec: backend.Record{
-			Position:  backend.Position{Topic: c.topic, Partition: r.partition, Offset: rec.Offset},
-			Key:       key,
-			Value:     value,
-			Timestamp: rec.Time,
+			Position:  backend.Position{Topic: c.topic, Partition: r.partition, Offset: rec.offset},
+			Key:       rec.key,
+			Value:     rec.value,
+			Timestamp: rec.ts,
 		}}
 		select {
 		case c.recs <- out:
-			r.offset = rec.Offset + 1
+			r.offset = rec.offset + 1
 		case <-r.ctx.Done():
 			return r.ctx.Err()
 		}
 	}
+	r.offset = max(r.offset, next)
+	return nil
 }
 
 // earliest returns the partition's first offset.
 func (r *partitionReader) earliest() (int64, error) {
 	c := r.c
-	res, err := c.conn.client.ListOffsets(r.ctx, &kafkago.ListOffsetsRequest{
+	res, err := c.conn.client(c.cfg.RequestTimeout).ListOffsets(r.ctx, &kafkago.ListOffsetsRequest{
 		Topics: map[string][]kafkago.OffsetRequest{c.topic: {kafkago.FirstOffsetOf(int(r.partition))}},
 	})
 	if err != nil {
