@@ -66,6 +66,11 @@ func NewProducer(cfg Config) (*Producer, error) {
 //
 // When ctx ends or the timeout passes before the record was handed to a
 // request, it is not written; after that, it may have been.
+//
+// When a produce request to a partition fails, the records queued behind it
+// for that partition (by this or concurrent calls) are not sent: they fail
+// with a *NotSentError. Sending the failed records again, in their order,
+// then keeps the order of each key.
 func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Position, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
 	defer cancel()
@@ -85,7 +90,9 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 // On error, positions is nil when ctx ended (some records may have been
 // written); otherwise it holds the positions of the records that were
 // written (zero Position for the others) and the error joins each failed
-// request's error.
+// request's error. When a request to a partition fails, the records queued
+// behind it for that partition, this batch's and other calls', are not sent
+// and fail with a *NotSentError, so that a resend keeps each key's order.
 func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
 	if len(msgs) == 0 {
 		return []backend.Position{}, nil
