@@ -13,6 +13,9 @@
 // and keeps the last applied sequence number of each shard in the
 // application's database (table logpipe_kinesisoffset, shared with
 // django-logpipe). After a reshard, a child shard is read only once every
-// parent has been read to its end, so the records of one key stay in order
-// across a split or a merge.
+// parent has been read to its end (or is no longer listed), so the records
+// of one key stay in order across a split or a merge. Throttling and
+// transient errors are retried without limit; any other API error is
+// retried once and then returned, so that a consumer never waits forever on
+// an error that will not go away.
 package kinesis
