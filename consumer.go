@@ -30,9 +30,8 @@ type Consumer struct {
 	cfg      consumerConfig
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	types   map[string]map[int]reflect.Type // type -> version -> struct type
-	ignored map[string]bool
+	mu      sync.Mutex                 // serializes Register and Ignore
+	disp    atomic.Pointer[dispatcher] // what Run uses; replaced, never changed
 	running atomic.Bool
 
 	// open opens the backend consumer; tests replace it to inject faults.
@@ -104,9 +103,8 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 		topic:    topic,
 		cfg:      cfg,
 		log:      cmp.Or(s.Logger, slog.Default()).With("topic", topic),
-		types:    map[string]map[int]reflect.Type{},
-		ignored:  map[string]bool{},
 	}
+	c.disp.Store(&dispatcher{types: map[string]map[int]reflect.Type{}, ignored: map[string]bool{}})
 	c.open = func(ctx context.Context) (backend.Consumer, error) { return openConsumer(ctx, s, topic) }
 	return c, nil
 }
@@ -117,10 +115,13 @@ func (c *Consumer) Topic() string { return c.topic }
 // Register adds serializers: several types, and several versions of one
 // type, may share a topic. Each must be a pointer to a struct, such as
 // &PersonV1{}; a new value of that struct is decoded for each message. A
-// second serializer for the same type and version is an error.
+// second serializer for the same type and version is an error. Register
+// may be called while the consumer runs: it applies from the next record.
 func (c *Consumer) Register(serializers ...Serializer) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	d := c.disp.Load().clone()
+	defer c.disp.Store(d)
 	var errs []error
 	for _, s := range serializers {
 		t := reflect.TypeOf(s)
@@ -129,26 +130,29 @@ func (c *Consumer) Register(serializers ...Serializer) error {
 			continue
 		}
 		mt, v := s.MessageType(), s.Version()
-		if c.types[mt] == nil {
-			c.types[mt] = map[int]reflect.Type{}
+		if d.types[mt] == nil {
+			d.types[mt] = map[int]reflect.Type{}
 		}
-		if prev, dup := c.types[mt][v]; dup {
+		if prev, dup := d.types[mt][v]; dup {
 			errs = append(errs, fmt.Errorf("logpipe: Register(%T): %s already handles type %q version %d", s, prev, mt, v))
 			continue
 		}
-		c.types[mt][v] = t.Elem()
+		d.types[mt][v] = t.Elem()
 	}
 	return errors.Join(errs...)
 }
 
 // Ignore makes the consumer skip messages of the given types silently
-// (logged at debug level, committed), like add_ignored_message_type.
+// (logged at debug level, committed), like add_ignored_message_type. It may
+// be called while the consumer runs: it applies from the next record.
 func (c *Consumer) Ignore(types ...string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	d := c.disp.Load().clone()
 	for _, t := range types {
-		c.ignored[t] = true
+		d.ignored[t] = true
 	}
+	c.disp.Store(d)
 }
 
 // ErrAlreadyRunning is returned by Run when the consumer is running already.
@@ -171,7 +175,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return fmt.Errorf("logpipe: open consumer of %s: %w", c.topic, err)
 	}
 	defer bc.Close()
-	d := c.dispatcher()
 	idleAware, _ := bc.(backend.IdleAware)
 	last := time.Now()
 	for {
@@ -191,10 +194,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		for len(recs) > 0 {
 			n := min(len(recs), c.cfg.txSize)
-			if err := c.waitLag(ctx, recs[n-1]); err != nil {
+			if err := c.waitLag(ctx, recs[:n]); err != nil {
 				return nil
 			}
-			if err := c.applyGroup(ctx, bc, d, recs[:n]); err != nil {
+			if err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n]); err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -206,13 +209,23 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 }
 
-// waitLag holds until rec is at least MinMessageLag old.
-func (c *Consumer) waitLag(ctx context.Context, rec backend.Record) error {
+// waitLag holds until every record of recs is at least MinMessageLag old.
+// (A group may span partitions, so the newest is not always the last.)
+func (c *Consumer) waitLag(ctx context.Context, recs []backend.Record) error {
 	lag := c.settings.MinMessageLag
-	if lag <= 0 || rec.Timestamp.IsZero() {
+	if lag <= 0 {
 		return nil
 	}
-	return wait.Sleep(ctx, time.Until(rec.Timestamp.Add(lag)))
+	var newest time.Time
+	for _, r := range recs {
+		if r.Timestamp.After(newest) {
+			newest = r.Timestamp
+		}
+	}
+	if newest.IsZero() {
+		return nil
+	}
+	return wait.Sleep(ctx, time.Until(newest.Add(lag)))
 }
 
 // applyGroup applies recs and commits their offsets in one transaction
@@ -250,13 +263,21 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 	if err != nil || !outside {
 		return err
 	}
+	// The records are saved: commit their offsets even when ctx was
+	// cancelled meanwhile, so that a clean shutdown does not apply them
+	// again on the next run.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outsideCommitTimeout)
+	defer cancel()
 	for _, rec := range lastPerPartition(recs) {
-		if err := bc.Commit(ctx, nil, rec); err != nil {
+		if err := bc.Commit(cctx, nil, rec); err != nil {
 			return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: fmt.Errorf("commit offset to the broker (the record was saved and will be applied again after a restart): %w", err)}
 		}
 	}
 	return nil
 }
+
+// outsideCommitTimeout bounds the broker commit that follows a saved group.
+const outsideCommitTimeout = 10 * time.Second
 
 func (c *Consumer) logSkipped(err error) {
 	var re *RecordError

@@ -21,32 +21,40 @@ type dispatcher struct {
 	ignored map[string]bool
 }
 
-// dispatcher returns a snapshot of the registered serializers.
-func (c *Consumer) dispatcher() *dispatcher {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d := &dispatcher{types: make(map[string]map[int]reflect.Type, len(c.types)), ignored: maps.Clone(c.ignored)}
-	for t, vs := range c.types {
-		d.types[t] = maps.Clone(vs)
+// clone returns a copy of d to modify.
+func (d *dispatcher) clone() *dispatcher {
+	out := &dispatcher{types: make(map[string]map[int]reflect.Type, len(d.types)), ignored: maps.Clone(d.ignored)}
+	for t, vs := range d.types {
+		out.types[t] = maps.Clone(vs)
 	}
-	return d
+	return out
 }
 
 // apply applies rec within tx. Every error is a *RecordError.
+//
+// LookupInstance and Save run in a savepoint of tx (a nested GORM
+// transaction): when they fail, whatever they wrote is rolled back before
+// the record is skipped or the consumer stops, and on PostgreSQL the
+// transaction stays usable for the offset commit after a failed statement.
 func (d *dispatcher) apply(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
 	s, env, err := d.decode(rec)
 	if err != nil {
 		return err
 	}
-	fail := func(kind, cause error) error {
-		return &RecordError{Position: rec.Position, Key: rec.Key, Type: env.Type, Version: env.VersionText, Kind: kind, Err: cause}
+	save := func(tx *gorm.DB) error {
+		instance, err := s.LookupInstance(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("lookup instance: %w", err)
+		}
+		return s.Save(ctx, tx, instance)
 	}
-	instance, err := s.LookupInstance(ctx, tx)
+	if tx != nil {
+		err = tx.Transaction(save)
+	} else {
+		err = save(nil)
+	}
 	if err != nil {
-		return fail(kindOf(err), fmt.Errorf("lookup instance: %w", err))
-	}
-	if err := s.Save(ctx, tx, instance); err != nil {
-		return fail(kindOf(err), err)
+		return &RecordError{Position: rec.Position, Key: rec.Key, Type: env.Type, Version: env.VersionText, Kind: kindOf(err), Err: err}
 	}
 	return nil
 }

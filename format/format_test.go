@@ -297,3 +297,37 @@ func FuzzParseBody(f *testing.F) {
 		}
 	})
 }
+
+// Nesting deeper than MaxDepth is an invalid body, in both formats, and
+// fails fast instead of recursing (a million nested msgpack arrays used to
+// overflow the stack).
+func TestDeepNestingIsInvalid(t *testing.T) {
+	t.Parallel()
+	deep := func(open, close string, n int) string {
+		return strings.Repeat(open, n) + strings.Repeat(close, n)
+	}
+	_, err := format.Parse([]byte(`json:{"type":"a","version":1,"message":{"k":` + deep("[", "]", format.MaxDepth) + `}}`))
+	assert.ErrorIs(t, err, format.ErrInvalidBody)
+	env, err := format.Parse([]byte(`json:{"type":"a","version":1,"message":{"k":` + deep("[", "]", 100) + `,"s":"[[[["}}`))
+	require.NoError(t, err, "brackets inside strings do not count")
+	assert.NotEmpty(t, env.Message)
+
+	head := "msgpack:\x83\xa4type\xa1a\xa7version\x01\xa7message"
+	_, err = format.Parse([]byte(head + strings.Repeat("\x91", 1_000_000) + "\xc0"))
+	assert.ErrorIs(t, err, format.ErrInvalidBody)
+	_, err = format.Parse([]byte(head + strings.Repeat("\x91", 50) + "\xc0"))
+	assert.NoError(t, err)
+}
+
+// Message fields match struct fields exactly, as DRF matches them.
+func TestUnmarshalMatchesKeysExactly(t *testing.T) {
+	t.Parallel()
+	var v struct {
+		FirstName string `json:"first_name"`
+	}
+	require.NoError(t, format.Unmarshal([]byte(`{"First_Name":"x"}`), &v))
+	assert.Empty(t, v.FirstName)
+	require.NoError(t, format.Unmarshal([]byte(`{"first_name":"y"}`), &v))
+	assert.Equal(t, "y", v.FirstName)
+	assert.Error(t, format.Unmarshal([]byte(`{"first_name":"y"} x`), &v))
+}

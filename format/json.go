@@ -49,6 +49,9 @@ func (JSON) ParseBody(body []byte) (Fields, error) {
 	if len(body) == 0 || body[0] != '{' {
 		return f, fmt.Errorf("%w: json body is not an object", ErrInvalidBody)
 	}
+	if jsonTooDeep(body) {
+		return f, fmt.Errorf("%w: json nests deeper than %d levels", ErrInvalidBody, MaxDepth)
+	}
 	// segmentio's decoder is a faster drop-in for encoding/json, and can
 	// match keys exactly ("TYPE" is not "type").
 	rest, err := fastjson.Parse(body, &f, fastjson.DontMatchCaseInsensitiveStructFields|fastjson.DontCopyRawMessage)
@@ -61,10 +64,51 @@ func (JSON) ParseBody(body []byte) (Fields, error) {
 	return f, nil
 }
 
-// Unmarshal decodes JSON into v like encoding/json.Unmarshal (same rules,
-// Unmarshaler methods honoured), faster.
+// Unmarshal decodes a message into v like encoding/json.Unmarshal
+// (Unmarshaler methods honoured), faster, except that object keys match
+// struct fields exactly, as the original's serializers match them:
+// "First_Name" does not fill a field tagged "first_name". Trailing data is
+// an error.
 func Unmarshal(data []byte, v any) error {
-	return fastjson.Unmarshal(data, v)
+	rest, err := fastjson.Parse(data, v, fastjson.DontMatchCaseInsensitiveStructFields)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(rest)) > 0 {
+		return fmt.Errorf("data after the JSON value")
+	}
+	return nil
+}
+
+// MaxDepth is how deeply arrays and objects may nest in a record, like
+// encoding/json's limit. Deeper records are invalid: decoders recurse, and
+// a few hundred kilobytes of brackets would otherwise stall or crash the
+// consumer.
+const MaxDepth = 10000
+
+// jsonTooDeep reports whether JSON text nests deeper than MaxDepth.
+func jsonTooDeep(b []byte) bool {
+	depth, inString := 0, false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case inString:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			if depth++; depth > MaxDepth {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
 }
 
 var encoders = sync.Pool{New: func() any {

@@ -11,8 +11,15 @@ import (
 // value. Decoders allocate for a container's declared length before reading
 // its items, so a few hostile bytes could otherwise claim billions of
 // entries; after this check every declared length fits in the input.
+//
+// It also fails when containers nest deeper than MaxDepth: decoding and
+// re-encoding recurse, and a megabyte of nested one-item arrays would
+// overflow the stack, a fatal error no recover can catch.
 func checkMsgpack(b []byte) error {
 	pos, pending := 0, 1
+	// open holds, for each container being walked, how many of its items
+	// are still to come; its length is the nesting depth.
+	var open []int
 	for pending > 0 {
 		if pos >= len(b) {
 			return errors.New("msgpack: unexpected end of data")
@@ -20,6 +27,12 @@ func checkMsgpack(b []byte) error {
 		c := b[pos]
 		pos++
 		pending--
+		for len(open) > 0 && open[len(open)-1] == 0 {
+			open = open[:len(open)-1]
+		}
+		if len(open) > 0 {
+			open[len(open)-1]--
+		}
 		var size, items int // bytes of payload to skip; items that follow
 		switch {
 		case c <= 0x7f || c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
@@ -94,6 +107,11 @@ func checkMsgpack(b []byte) error {
 		}
 		pos += size
 		pending += items
+		if items > 0 {
+			if open = append(open, items); len(open) > MaxDepth {
+				return fmt.Errorf("msgpack: nests deeper than %d levels", MaxDepth)
+			}
+		}
 		if pending > len(b)-pos {
 			return fmt.Errorf("msgpack: %d items declared at byte %d but only %d bytes left", pending, pos, len(b)-pos)
 		}

@@ -132,11 +132,21 @@ func (b *Broker) read(name string, next map[int32]int64, max int) ([]backend.Rec
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t := b.topicLocked(name, DefaultPartitions)
+	// Take from the partitions in turn, so that a backlog on one does not
+	// hold back the others (as a Kafka fetch spreads over partitions).
 	var out []backend.Record
-	for p, part := range t.partitions {
-		from := next[int32(p)]
-		for i := from; i < int64(len(part)) && len(out) < max; i++ {
-			out = append(out, part[i])
+	pos := make([]int64, len(t.partitions))
+	for p := range t.partitions {
+		pos[p] = next[int32(p)]
+	}
+	for more := true; more && len(out) < max; {
+		more = false
+		for p, part := range t.partitions {
+			if pos[p] < int64(len(part)) && len(out) < max {
+				out = append(out, part[pos[p]])
+				pos[p]++
+				more = true
+			}
 		}
 	}
 	return out, t.changed

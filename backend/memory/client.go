@@ -87,6 +87,9 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		if err != nil {
 			return nil, err
 		}
+		if next == nil {
+			next = map[int32]int64{}
+		}
 		c.next, c.loaded = next, true
 	}
 	timer := time.NewTimer(c.PollInterval)

@@ -159,7 +159,7 @@ func run(ctx context.Context) error {
 	}
 
 	// The consumer service: its own database, the offsets tables, and a
-	// consumer for both versions that stops after a quiet second.
+	// consumer for both versions that stops after half a quiet second.
 	db, err := openDB(dir, "consumer.db")
 	if err != nil {
 		return err
