@@ -49,7 +49,7 @@ func (JSON) ParseBody(body []byte) (Fields, error) {
 	if len(body) == 0 || body[0] != '{' {
 		return f, fmt.Errorf("%w: json body is not an object", ErrInvalidBody)
 	}
-	if jsonTooDeep(body) {
+	if len(body) > MaxDepth && jsonTooDeep(body) { // shorter bodies cannot nest that deep
 		return f, fmt.Errorf("%w: json nests deeper than %d levels", ErrInvalidBody, MaxDepth)
 	}
 	// segmentio's decoder is a faster drop-in for encoding/json, and can
@@ -80,11 +80,11 @@ func Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-// MaxDepth is how deeply arrays and objects may nest in a record, like
-// encoding/json's limit. Deeper records are invalid: decoders recurse, and
-// a few hundred kilobytes of brackets would otherwise stall or crash the
-// consumer.
-const MaxDepth = 10000
+// MaxDepth is how deeply arrays and objects may nest in a record. Deeper
+// records are invalid: decoders recurse, and a few hundred kilobytes of
+// brackets would otherwise stall or crash the consumer. The original cannot
+// go deeper either (Python's recursion limit is about 1000).
+const MaxDepth = 1000
 
 // jsonTooDeep reports whether JSON text nests deeper than MaxDepth.
 func jsonTooDeep(b []byte) bool {

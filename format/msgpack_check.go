@@ -20,6 +20,7 @@ func checkMsgpack(b []byte) error {
 	// open holds, for each container being walked, how many of its items
 	// are still to come; its length is the nesting depth.
 	var open []int
+	checkDepth := len(b) > MaxDepth // shorter values cannot nest that deep
 	for pending > 0 {
 		if pos >= len(b) {
 			return errors.New("msgpack: unexpected end of data")
@@ -27,11 +28,13 @@ func checkMsgpack(b []byte) error {
 		c := b[pos]
 		pos++
 		pending--
-		for len(open) > 0 && open[len(open)-1] == 0 {
-			open = open[:len(open)-1]
-		}
-		if len(open) > 0 {
-			open[len(open)-1]--
+		if checkDepth {
+			for len(open) > 0 && open[len(open)-1] == 0 {
+				open = open[:len(open)-1]
+			}
+			if len(open) > 0 {
+				open[len(open)-1]--
+			}
 		}
 		var size, items int // bytes of payload to skip; items that follow
 		switch {
@@ -107,7 +110,7 @@ func checkMsgpack(b []byte) error {
 		}
 		pos += size
 		pending += items
-		if items > 0 {
+		if checkDepth && items > 0 {
 			if open = append(open, items); len(open) > MaxDepth {
 				return fmt.Errorf("msgpack: nests deeper than %d levels", MaxDepth)
 			}
