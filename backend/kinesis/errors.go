@@ -24,6 +24,7 @@ type MissingStreamError struct {
 	Err error
 }
 
+// Error names the stream and the region.
 func (e *MissingStreamError) Error() string {
 	return fmt.Sprintf("logpipe/kinesis: stream %q does not exist in region %s: %v", e.Stream, e.Region, e.Err)
 }

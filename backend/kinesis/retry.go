@@ -28,10 +28,12 @@ type timeoutError struct {
 	err   error
 }
 
+// Error says how long the call waited.
 func (e *timeoutError) Error() string {
 	return fmt.Sprintf("no answer within %s: %v", e.after, e.err)
 }
 
+// Unwrap returns the call's error.
 func (e *timeoutError) Unwrap() error { return e.err }
 
 // withTimeout runs call with its own timeout d, so that a hung connection
