@@ -26,8 +26,10 @@ install() {
   # Install into a temporary folder and rename, so that an interrupted
   # install is never taken for a complete one.
   rm -rf "$HOME_DIR.tmp"; mkdir -p "$HOME_DIR.tmp"
-  npm install --silent --no-audit --no-fund --prefix "$HOME_DIR.tmp" "kinesis-local@$KINESIS_LOCAL_VERSION" >&2 \
-    || die "npm could not install kinesis-local@$KINESIS_LOCAL_VERSION"
+  if ! npm install --no-audit --no-fund --prefix "$HOME_DIR.tmp" "kinesis-local@$KINESIS_LOCAL_VERSION" >"$LOGPIPE_RUN/kinesis.npm.log" 2>&1; then
+    tail -n 20 "$LOGPIPE_RUN/kinesis.npm.log" >&2
+    die "npm could not install kinesis-local@$KINESIS_LOCAL_VERSION (log: $LOGPIPE_RUN/kinesis.npm.log)"
+  fi
   [ -f "$HOME_DIR.tmp/node_modules/kinesis-local/main.js" ] || die "kinesis-local main.js missing after install"
   rm -rf "$HOME_DIR"; mv "$HOME_DIR.tmp" "$HOME_DIR"
   touch "$HOME_DIR/.complete"
