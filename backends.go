@@ -28,11 +28,11 @@ func openProducer(s Settings) (backend.Producer, error) {
 func openConsumer(ctx context.Context, s Settings, topic string) (backend.Consumer, error) {
 	switch s.Backend {
 	case BackendMemory:
-		return s.Memory.NewConsumer(topic, offsetstore.Kafka{DB: s.DB}), nil
+		return s.Memory.NewConsumer(topic, &offsetstore.Kafka{DB: s.DB}), nil
 	case BackendKafka:
 		opts := kafka.ConsumerOptions{Topic: topic, Logger: s.Logger}
 		if s.Offsets == OffsetsInDatabase {
-			opts.Offsets = offsetstore.Kafka{DB: s.DB}
+			opts.Offsets = &offsetstore.Kafka{DB: s.DB}
 		}
 		return kafka.NewConsumer(s.Kafka, opts)
 	case BackendKinesis:

@@ -54,7 +54,7 @@ func TestRoundTripTypesAndVersions(t *testing.T) {
 			require.NotNil(t, got[1].Email)
 			assert.Equal(t, email, *got[1].Email)
 
-			offsets, err := offsetstore.Kafka{DB: s.DB}.Load(ctx, topic)
+			offsets, err := (&offsetstore.Kafka{DB: s.DB}).Load(ctx, topic)
 			require.NoError(t, err)
 			assert.Equal(t, map[int32]int64{0: 2}, offsets, "the next offset to read is stored")
 		})
@@ -139,7 +139,7 @@ func TestBadInputs(t *testing.T) {
 				require.NoError(t, c.Register(&people.PersonV1{}))
 				c.Ignore("ignoredtype")
 				err = runIdle(t, c)
-				offsets, lerr := offsetstore.Kafka{DB: s.DB}.Load(context.Background(), topic)
+				offsets, lerr := (&offsetstore.Kafka{DB: s.DB}).Load(context.Background(), topic)
 				require.NoError(t, lerr)
 				applied := peopleIn(t, s.DB)
 				if wantErr == nil || !throw {

@@ -66,7 +66,7 @@ func TestSkippedSaveLeavesNothingBehind(t *testing.T) {
 				require.NoError(t, db.Find(&rows).Error)
 				require.Len(t, rows, 1, "the skipped record's row was rolled back")
 				assert.Equal(t, good, rows[0].UUID)
-				offsets, err := offsetstore.Kafka{DB: db}.Load(ctx, "skip")
+				offsets, err := (&offsetstore.Kafka{DB: db}).Load(ctx, "skip")
 				require.NoError(t, err)
 				assert.Equal(t, map[int32]int64{0: 2}, offsets)
 			})
@@ -161,7 +161,7 @@ func TestRegisterWhileRunning(t *testing.T) {
 	_, err = p.Send(ctx, &row{UUID: "x"})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		offsets, _ := offsetstore.Kafka{DB: db}.Load(ctx, "live")
+		offsets, _ := (&offsetstore.Kafka{DB: db}).Load(ctx, "live")
 		return offsets[0] == 1
 	}, 10*time.Second, 20*time.Millisecond, "a type registered while running is applied (with errors thrown, an unknown type would stop Run)")
 	cancel()

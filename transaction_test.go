@@ -100,7 +100,7 @@ func TestCommitFailureRollsBackTheSave(t *testing.T) {
 			assert.ErrorIs(t, err, errCommit)
 			assert.ErrorIs(t, err, ErrSave)
 			assert.Zero(t, countPeople(t, db), "the save was rolled back with the failed commit")
-			offsets, err := offsetstore.Kafka{DB: db}.Load(context.Background(), "tx")
+			offsets, err := (&offsetstore.Kafka{DB: db}).Load(context.Background(), "tx")
 			require.NoError(t, err)
 			assert.Empty(t, offsets)
 
@@ -142,7 +142,7 @@ func TestSaveFailureCommitsNothing(t *testing.T) {
 	assert.ErrorIs(t, err, ErrSave)
 	assert.ErrorContains(t, err, "save/0@3")
 	assert.Zero(t, countPeople(t, db), "the group was rolled back")
-	offsets, _ := offsetstore.Kafka{DB: db}.Load(ctx, "save")
+	offsets, _ := (&offsetstore.Kafka{DB: db}).Load(ctx, "save")
 	assert.Empty(t, offsets)
 }
 

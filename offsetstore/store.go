@@ -2,89 +2,208 @@ package offsetstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
-// Kafka reads and writes logpipe_kafkaoffset. The zero value is not usable;
-// set DB.
+// ErrOffsetMoved is returned by Commit when the stored position is no longer
+// the one this store loaded or last committed: another consumer is reading
+// the same partition or shard with the same table. The commit fails, so the
+// transaction that applied the record rolls back and nothing is applied
+// twice; the consumer stops.
+var ErrOffsetMoved = errors.New("logpipe/offsetstore: the stored position moved: another consumer is reading this partition with the same offsets table")
+
+// fence remembers, per partition or shard, the position a store expects to
+// find in the table: what it loaded, then what it committed. Commits are
+// conditional on it, which fences off a second consumer of the same topic
+// (two replicas during a rolling deploy, say).
+type fence[K comparable, V any] struct {
+	mu     sync.Mutex
+	want   map[K]V
+	loaded map[string]bool // topics or streams whose rows were loaded
+}
+
+// expect returns the expected position of k: ok is false when nothing is
+// known (commit unconditionally), absent when the topic was loaded and k
+// had no row (insert; a concurrent insert fails on the unique key).
+func (f *fence[K, V]) expect(topic string, k K) (v V, ok, absent bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok = f.want[k]; ok {
+		return v, true, false
+	}
+	return v, f.loaded[topic], f.loaded[topic]
+}
+
+// learn records loaded rows; positions already known (committed by this
+// store) are kept.
+func (f *fence[K, V]) learn(topic string, rows map[K]V) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.want == nil {
+		f.want, f.loaded = map[K]V{}, map[string]bool{}
+	}
+	for k, v := range rows {
+		if _, ok := f.want[k]; !ok {
+			f.want[k] = v
+		}
+	}
+	f.loaded[topic] = true
+}
+
+func (f *fence[K, V]) set(k K, v V) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.want == nil {
+		f.want, f.loaded = map[K]V{}, map[string]bool{}
+	}
+	f.want[k] = v
+}
+
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// Kafka reads and writes logpipe_kafkaoffset. Set DB; use one Kafka per
+// consumer (it remembers what it loaded and committed) through a pointer.
 type Kafka struct {
 	// DB is the application's database.
 	DB *gorm.DB
+
+	fence fence[partitionKey, int64]
 }
 
 // Load returns the next offset to read for each partition of topic that has a
 // stored position.
-func (s Kafka) Load(ctx context.Context, topic string) (map[int32]int64, error) {
+func (s *Kafka) Load(ctx context.Context, topic string) (map[int32]int64, error) {
 	var rows []KafkaOffset
 	if err := s.DB.WithContext(ctx).Where("topic = ?", topic).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("logpipe/offsetstore: load offsets of topic %q: %w", topic, err)
 	}
 	out := make(map[int32]int64, len(rows))
+	known := make(map[partitionKey]int64, len(rows))
 	for _, r := range rows {
 		out[r.Partition] = r.Offset
+		known[partitionKey{topic, r.Partition}] = r.Offset
 	}
+	s.fence.learn(topic, known)
 	return out, nil
 }
 
 // Commit stores next as the next offset to read from topic's partition. It
 // writes through tx when tx is not nil, so that the position commits with the
-// application's own writes, else through s.DB.
-func (s Kafka) Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error {
+// application's own writes, else through s.DB. When the store has loaded
+// the topic, the write is conditional on the row still holding what it
+// loaded or last committed: otherwise it fails with ErrOffsetMoved.
+func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error {
 	db := tx
 	if db == nil {
 		db = s.DB
 	}
+	db = db.WithContext(ctx)
+	key := partitionKey{topic, partition}
+	prev, fenced, absent := s.fence.expect(topic, key)
 	row := KafkaOffset{Topic: topic, Partition: partition, Offset: next}
-	err := db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "topic"}, {Name: "partition"}},
-		DoUpdates: clause.AssignmentColumns([]string{"offset"}),
-	}).Create(&row).Error
+	var err error
+	switch {
+	case !fenced:
+		err = db.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "topic"}, {Name: "partition"}},
+			DoUpdates: clause.AssignmentColumns([]string{"offset"}),
+		}).Create(&row).Error
+	case absent:
+		if err = db.Create(&row).Error; err != nil {
+			err = fmt.Errorf("%w (inserting the first row failed: %w)", ErrOffsetMoved, err)
+		}
+	default:
+		res := db.Model(&KafkaOffset{}).
+			Where(map[string]any{"topic": topic, "partition": partition, "offset": prev}).
+			Update("offset", next)
+		err = res.Error
+		if err == nil && res.RowsAffected == 0 {
+			err = fmt.Errorf("%w (expected offset %d)", ErrOffsetMoved, prev)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("logpipe/offsetstore: commit offset %d of %s/%d: %w", next, topic, partition, err)
 	}
+	s.fence.set(key, next)
 	return nil
 }
 
-// Kinesis reads and writes logpipe_kinesisoffset for one AWS region.
+type shardKey struct {
+	stream, shard string
+}
+
+// Kinesis reads and writes logpipe_kinesisoffset for one AWS region. Set DB
+// and Region; use one Kinesis per consumer, through a pointer.
 type Kinesis struct {
 	// DB is the application's database.
 	DB *gorm.DB
 	// Region is the AWS region of the streams, part of the table's key.
 	Region string
+
+	fence fence[shardKey, string]
 }
 
 // Load returns the last applied sequence number of each shard of stream that
 // has a stored position.
-func (s Kinesis) Load(ctx context.Context, stream string) (map[string]string, error) {
+func (s *Kinesis) Load(ctx context.Context, stream string) (map[string]string, error) {
 	var rows []KinesisOffset
 	err := s.DB.WithContext(ctx).Where("region = ? AND stream = ?", s.Region, stream).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("logpipe/offsetstore: load positions of stream %q: %w", stream, err)
 	}
 	out := make(map[string]string, len(rows))
+	known := make(map[shardKey]string, len(rows))
 	for _, r := range rows {
 		out[r.Shard] = r.SequenceNumber
+		known[shardKey{stream, r.Shard}] = r.SequenceNumber
 	}
+	s.fence.learn(stream, known)
 	return out, nil
 }
 
 // Commit stores seq as the last applied sequence number of stream's shard,
-// through tx when tx is not nil, else through s.DB.
-func (s Kinesis) Commit(ctx context.Context, tx *gorm.DB, stream, shard, seq string) error {
+// through tx when tx is not nil, else through s.DB. Like Kafka.Commit, it is
+// conditional once the stream is loaded, failing with ErrOffsetMoved.
+func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, stream, shard, seq string) error {
 	db := tx
 	if db == nil {
 		db = s.DB
 	}
+	db = db.WithContext(ctx)
+	key := shardKey{stream, shard}
+	prev, fenced, absent := s.fence.expect(stream, key)
 	row := KinesisOffset{Region: s.Region, Stream: stream, Shard: shard, SequenceNumber: seq}
-	err := db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "region"}, {Name: "stream"}, {Name: "shard"}},
-		DoUpdates: clause.AssignmentColumns([]string{"sequence_number"}),
-	}).Create(&row).Error
+	var err error
+	switch {
+	case !fenced:
+		err = db.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "region"}, {Name: "stream"}, {Name: "shard"}},
+			DoUpdates: clause.AssignmentColumns([]string{"sequence_number"}),
+		}).Create(&row).Error
+	case absent:
+		if err = db.Create(&row).Error; err != nil {
+			err = fmt.Errorf("%w (inserting the first row failed: %w)", ErrOffsetMoved, err)
+		}
+	default:
+		res := db.Model(&KinesisOffset{}).
+			Where(map[string]any{"region": s.Region, "stream": stream, "shard": shard, "sequence_number": prev}).
+			Update("sequence_number", seq)
+		err = res.Error
+		if err == nil && res.RowsAffected == 0 {
+			err = fmt.Errorf("%w (expected sequence number %s)", ErrOffsetMoved, prev)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("logpipe/offsetstore: commit position %s of %s/%s: %w", seq, stream, shard, err)
 	}
+	s.fence.set(key, seq)
 	return nil
 }

@@ -57,7 +57,7 @@ func exercise(t *testing.T, db *gorm.DB, bigOffsets bool) {
 	ks := offsetstore.Kinesis{DB: db, Region: "us-east-1"}
 	require.NoError(t, ks.Commit(ctx, nil, "stream", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588802"))
 	require.NoError(t, ks.Commit(ctx, nil, "stream", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588803"))
-	require.NoError(t, offsetstore.Kinesis{DB: db, Region: "eu-west-1"}.Commit(ctx, nil, "stream", "shardId-000000000000", "1"))
+	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: "eu-west-1"}).Commit(ctx, nil, "stream", "shardId-000000000000", "1"))
 	pos, err := ks.Load(ctx, "stream")
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"shardId-000000000000": "49590338271490256608559692538361571095921575989136588803"}, pos)
@@ -94,7 +94,7 @@ func TestTablesCreatedByDjango(t *testing.T) {
 			if name == "postgres" {
 				// Past 2^31 a Django-created column refuses the offset:
 				// an error, never a silently wrong position.
-				err := offsetstore.Kafka{DB: db}.Commit(context.Background(), nil, "people", 0, math.MaxInt32+1)
+				err := (&offsetstore.Kafka{DB: db}).Commit(context.Background(), nil, "people", 0, math.MaxInt32+1)
 				assert.Error(t, err)
 			}
 		})

@@ -129,7 +129,7 @@ func BenchmarkConsumeAndApply(b *testing.B) {
 			if err := db.Exec("CREATE TABLE people (id BIGINT PRIMARY KEY, body TEXT NOT NULL)").Error; err != nil {
 				b.Fatal(err)
 			}
-			c := newConsumer(b, testConfig(b), kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: db}})
+			c := newConsumer(b, testConfig(b), kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: db}})
 			fctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 			defer cancel()
 			b.ResetTimer()

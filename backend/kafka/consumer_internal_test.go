@@ -41,7 +41,7 @@ func TestRevokeDropsThePartition(t *testing.T) {
 	_, err = p.SendBatch(ctx, msgs)
 	require.NoError(t, err)
 
-	c, err := NewConsumer(cfg, ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+	c, err := NewConsumer(cfg, ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 	require.NoError(t, err)
 	defer c.Close()
 	require.NoError(t, c.start(ctx))

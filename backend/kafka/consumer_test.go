@@ -43,7 +43,7 @@ func TestConsumeEveryPartitionAtItsPosition(t *testing.T) {
 	sent := sendN(t, p, topic, 0, 60)
 
 	db := testenv.SQLite(t)
-	c := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: db}})
+	c := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: db}})
 	assert.False(t, c.CommitsOutsideTransaction())
 	got := consume(t, c, 60, nil)
 
@@ -72,7 +72,7 @@ func TestResumeFromDatabaseOffsets(t *testing.T) {
 			t.Parallel()
 			topic := createTopic(t, 3)
 			db := open(t)
-			store := offsetstore.Kafka{DB: db}
+			store := &offsetstore.Kafka{DB: db}
 			p := newProducer(t, testConfig(t))
 			sent := sendN(t, p, topic, 0, 40)
 
@@ -186,7 +186,7 @@ func TestMissingTopic(t *testing.T) {
 	topic := testenv.Name("lp-missing")
 	ctx := ctxTimeout(t, 30*time.Second)
 
-	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 	_, err := c.Fetch(ctx)
 	var missing *kafka.MissingTopicError
 	require.ErrorAs(t, err, &missing)
@@ -205,7 +205,7 @@ func TestFetchIsEmptyAfterPollInterval(t *testing.T) {
 	topic := createTopic(t, 2)
 	cfg := testConfig(t)
 	cfg.PollInterval = 300 * time.Millisecond
-	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 	ctx := ctxTimeout(t, 30*time.Second)
 	recs, err := c.Fetch(ctx)
 	require.NoError(t, err)
@@ -227,7 +227,7 @@ func TestFetchDeadlinesLoseNothing(t *testing.T) {
 	topic := createTopic(t, 3)
 	p := newProducer(t, testConfig(t))
 	sent := sendN(t, p, topic, 0, 300)
-	c := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+	c := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 
 	deadline := time.Now().Add(60 * time.Second)
 	got := map[string]backend.Position{}
@@ -255,7 +255,7 @@ func TestNewPartitionsArePickedUp(t *testing.T) {
 	t.Parallel()
 	topic := createTopic(t, 1)
 	p := newProducer(t, testConfig(t))
-	c := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+	c := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 	sendN(t, p, topic, 0, 5)
 	consume(t, c, 5, nil)
 

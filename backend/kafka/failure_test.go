@@ -80,7 +80,7 @@ func TestSendToUnreachableBrokerFailsWithinSendTimeout(t *testing.T) {
 func TestFetchFromUnreachableBrokerFails(t *testing.T) {
 	t.Parallel()
 	cfg := kafka.Config{Brokers: []string{closedPort(t)}, DialTimeout: 300 * time.Millisecond, PollInterval: 200 * time.Millisecond}
-	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: "t", Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: "t", Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 	start := time.Now()
 	_, err := c.Fetch(context.Background())
 	require.Error(t, err)

@@ -213,7 +213,7 @@ func TestReadCommittedSkipsAbortedAndMarkers(t *testing.T) {
 	require.NoError(t, err, "java: %s", out)
 
 	c, err := NewConsumer(Config{Brokers: brokers, PollInterval: 200 * time.Millisecond},
-		ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+		ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 	require.NoError(t, err)
 	defer c.Close()
 	var values []string

@@ -120,7 +120,7 @@ func TestLogpipeTypesVersionsAndFormats(t *testing.T) {
 			assert.EqualValues(t, 5, events)
 
 			// The envelope on the wire: format prefix and producer id.
-			raw := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+			raw := newConsumer(t, testConfig(t), kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 			for _, r := range consume(t, raw, 35, nil) {
 				assert.True(t, strings.HasPrefix(string(r.Value), format+":"), "%q", r.Value)
 				assert.Contains(t, string(r.Value), s.ProducerID)

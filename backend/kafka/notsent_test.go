@@ -42,7 +42,7 @@ func TestFailedRequestFailsTheRecordsQueuedBehindIt(t *testing.T) {
 	pos, err := p.Send(ctx, msg(topic, "k", "json:{}"))
 	require.NoError(t, err)
 	assert.EqualValues(t, 0, pos.Offset)
-	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, Offsets: offsetstore.Kafka{DB: testenv.SQLite(t)}})
+	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, Offsets: &offsetstore.Kafka{DB: testenv.SQLite(t)}})
 	got := consume(t, c, 1, nil)
 	assert.Equal(t, "json:{}", string(got[0].Value))
 	assertNoMore(t, c)

@@ -38,7 +38,7 @@ type Consumer struct {
 	api    API
 	region string
 	stream string
-	store  offsetstore.Kinesis
+	store  *offsetstore.Kinesis
 	log    *slog.Logger
 
 	// stored holds the positions loaded from the database at start.
@@ -98,7 +98,7 @@ func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consum
 		api:    api,
 		region: region,
 		stream: opts.Stream,
-		store:  offsetstore.Kinesis{DB: opts.DB, Region: region},
+		store:  &offsetstore.Kinesis{DB: opts.DB, Region: region},
 		log:    log.With("stream", opts.Stream),
 		shards: make(map[string]*shard),
 	}

@@ -55,7 +55,7 @@ func TestInvalidStoredPositionIsReturned(t *testing.T) {
 	t.Parallel()
 	f := newFakeStream().shard("A", false, nil, "a0")
 	db := testenv.SQLite(t)
-	require.NoError(t, offsetstore.Kinesis{DB: db, Region: DefaultRegion}.Commit(context.Background(), nil, "s", "A", "999"))
+	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: DefaultRegion}).Commit(context.Background(), nil, "s", "A", "999"))
 	c := newFakeConsumer(t, fakeConfig(f), db)
 	err := fetchUntilError(t, c, 10*time.Second)
 	var invalid *types.InvalidArgumentException

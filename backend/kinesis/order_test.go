@@ -98,7 +98,7 @@ func TestLatestDoesNotSkipChildrenOfKnownParents(t *testing.T) {
 		shard("D", false, []string{"Q"}, "d0").
 		shard("O", false, nil, "o-old")
 	db := testenv.SQLite(t)
-	require.NoError(t, offsetstore.Kinesis{DB: db, Region: DefaultRegion}.Commit(context.Background(), nil, "s", "P", seqOf(0)))
+	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: DefaultRegion}).Commit(context.Background(), nil, "s", "P", seqOf(0)))
 	cfg := fakeConfig(f)
 	cfg.ShardIteratorType = types.ShardIteratorTypeLatest
 	c := newFakeConsumer(t, cfg, db)

@@ -55,7 +55,7 @@ func TestKeysStickToAPartitionAndOrderHolds(t *testing.T) {
 func TestConsumerResumesAndSeesNewPartitions(t *testing.T) {
 	t.Parallel()
 	db := testenv.SQLite(t)
-	store := offsetstore.Kafka{DB: db}
+	store := &offsetstore.Kafka{DB: db}
 	b := memory.NewBroker()
 	p := b.NewProducer()
 	ctx := context.Background()
