@@ -108,27 +108,8 @@ func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, topic string, partition
 	db = db.WithContext(ctx)
 	key := partitionKey{topic, partition}
 	prev, fenced, absent := s.fence.expect(topic, key)
-	row := KafkaOffset{Topic: topic, Partition: partition, Offset: next}
-	var err error
-	switch {
-	case !fenced:
-		err = db.Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "topic"}, {Name: "partition"}},
-			DoUpdates: clause.AssignmentColumns([]string{"offset"}),
-		}).Create(&row).Error
-	case absent:
-		if err = db.Create(&row).Error; err != nil {
-			err = fmt.Errorf("%w (inserting the first row failed: %w)", ErrOffsetMoved, err)
-		}
-	default:
-		res := db.Model(&KafkaOffset{}).
-			Where(map[string]any{"topic": topic, "partition": partition, "offset": prev}).
-			Update("offset", next)
-		err = res.Error
-		if err == nil && res.RowsAffected == 0 {
-			err = fmt.Errorf("%w (expected offset %d)", ErrOffsetMoved, prev)
-		}
-	}
+	err := commitRow(db, &KafkaOffset{Topic: topic, Partition: partition, Offset: next},
+		[]string{"topic", "partition"}, []any{topic, partition}, "offset", prev, next, fenced, absent)
 	if err != nil {
 		return fmt.Errorf("logpipe/offsetstore: commit offset %d of %s/%d: %w", next, topic, partition, err)
 	}
@@ -180,30 +161,42 @@ func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, stream, shard, seq st
 	db = db.WithContext(ctx)
 	key := shardKey{stream, shard}
 	prev, fenced, absent := s.fence.expect(stream, key)
-	row := KinesisOffset{Region: s.Region, Stream: stream, Shard: shard, SequenceNumber: seq}
-	var err error
-	switch {
-	case !fenced:
-		err = db.Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "region"}, {Name: "stream"}, {Name: "shard"}},
-			DoUpdates: clause.AssignmentColumns([]string{"sequence_number"}),
-		}).Create(&row).Error
-	case absent:
-		if err = db.Create(&row).Error; err != nil {
-			err = fmt.Errorf("%w (inserting the first row failed: %w)", ErrOffsetMoved, err)
-		}
-	default:
-		res := db.Model(&KinesisOffset{}).
-			Where(map[string]any{"region": s.Region, "stream": stream, "shard": shard, "sequence_number": prev}).
-			Update("sequence_number", seq)
-		err = res.Error
-		if err == nil && res.RowsAffected == 0 {
-			err = fmt.Errorf("%w (expected sequence number %s)", ErrOffsetMoved, prev)
-		}
-	}
+	err := commitRow(db, &KinesisOffset{Region: s.Region, Stream: stream, Shard: shard, SequenceNumber: seq},
+		[]string{"region", "stream", "shard"}, []any{s.Region, stream, shard}, "sequence_number", prev, seq, fenced, absent)
 	if err != nil {
 		return fmt.Errorf("logpipe/offsetstore: commit position %s of %s/%s: %w", seq, stream, shard, err)
 	}
 	s.fence.set(key, seq)
 	return nil
+}
+
+// commitRow writes one position row, identified by the unique key columns
+// keyCols (in the unique index's order) holding keyVals, with
+// col set to next: as an upsert when the store knows nothing of it (!fenced),
+// as an insert when the store loaded its topic and found no row (absent; a
+// concurrent insert fails on the unique key), else as an update conditional
+// on col still holding prev. A lost race is ErrOffsetMoved.
+func commitRow(db *gorm.DB, row any, keyCols []string, keyVals []any, col string, prev, next any, fenced, absent bool) error {
+	switch {
+	case !fenced:
+		cols := make([]clause.Column, len(keyCols))
+		for i, name := range keyCols {
+			cols[i] = clause.Column{Name: name}
+		}
+		return db.Clauses(clause.OnConflict{Columns: cols, DoUpdates: clause.AssignmentColumns([]string{col})}).Create(row).Error
+	case absent:
+		if err := db.Create(row).Error; err != nil {
+			return fmt.Errorf("%w (inserting the first row failed: %w)", ErrOffsetMoved, err)
+		}
+		return nil
+	}
+	where := map[string]any{col: prev}
+	for i, name := range keyCols {
+		where[name] = keyVals[i]
+	}
+	res := db.Model(row).Where(where).Update(col, next)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return fmt.Errorf("%w (expected %v)", ErrOffsetMoved, prev)
+	}
+	return res.Error
 }
