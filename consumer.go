@@ -1,7 +1,6 @@
 package logpipe
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,8 +17,9 @@ import (
 )
 
 // Consumer reads one topic or stream and applies each record through the
-// serializer registered for its type and version (CONTRACT section 2 of the
-// original's behaviour, with bad records skipped instead of crashing).
+// serializer registered for its type and version, as django-logpipe's
+// consumer does (README, "Receiving messages"), with bad records skipped
+// instead of crashing.
 //
 // Register serializers and ignored types before calling Run. A Consumer runs
 // one Run at a time; after Run returns it may be run again, resuming from the
@@ -42,6 +42,7 @@ type consumerConfig struct {
 	idleTimeout time.Duration
 	throwErrors bool
 	txSize      int
+	limit       int
 }
 
 // ConsumerOption configures a Consumer.
@@ -72,6 +73,14 @@ func WithTransactionSize(n int) ConsumerOption {
 	return func(c *consumerConfig) { c.txSize = n }
 }
 
+// WithLimit makes Run return nil once n records have been taken through the
+// apply path (applied, or skipped as bad), like the original's iter_limit:
+// exactly n are committed. Each Run counts from zero. By default there is no
+// limit.
+func WithLimit(n int) ConsumerOption {
+	return func(c *consumerConfig) { c.limit = n }
+}
+
 // NewConsumer returns a consumer of topic (a Kafka topic or Kinesis stream)
 // with the backend, database and offset store of s. It does not connect:
 // Run does.
@@ -92,6 +101,9 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 	if cfg.idleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("logpipe: WithIdleTimeout(%s) is negative", cfg.idleTimeout))
 	}
+	if cfg.limit < 0 {
+		errs = append(errs, fmt.Errorf("logpipe: WithLimit(%d) is negative", cfg.limit))
+	}
 	if cfg.txSize < 1 {
 		errs = append(errs, fmt.Errorf("logpipe: WithTransactionSize(%d) must be at least 1", cfg.txSize))
 	}
@@ -102,7 +114,7 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 		settings: s,
 		topic:    topic,
 		cfg:      cfg,
-		log:      cmp.Or(s.Logger, slog.Default()).With("topic", topic),
+		log:      s.Logger.With("topic", topic),
 	}
 	c.disp.Store(&dispatcher{types: map[string]map[int]reflect.Type{}, ignored: map[string]bool{}})
 	c.open = func(ctx context.Context) (backend.Consumer, error) { return openConsumer(ctx, s, topic) }
@@ -158,8 +170,8 @@ func (c *Consumer) Ignore(types ...string) {
 // ErrAlreadyRunning is returned by Run when the consumer is running already.
 var ErrAlreadyRunning = errors.New("logpipe: consumer is already running")
 
-// Run reads and applies records until ctx ends or the idle timeout passes
-// (then it returns nil), or a record stops it: a failing save (ErrSave),
+// Run reads and applies records until ctx ends, the idle timeout passes or
+// the limit is reached (then it returns nil), or a record stops it: a failing save (ErrSave),
 // or, with WithThrowErrors, any record error. Errors about a record are
 // *RecordError. Nothing is committed for the record that stopped it.
 func (c *Consumer) Run(ctx context.Context) error {
@@ -177,6 +189,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer bc.Close()
 	idleAware, _ := bc.(backend.IdleAware)
 	last := time.Now()
+	left := c.cfg.limit
 	for {
 		recs, err := bc.Fetch(ctx)
 		if ctx.Err() != nil {
@@ -192,6 +205,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		if c.cfg.limit > 0 && len(recs) > left {
+			recs = recs[:left]
+		}
 		for len(recs) > 0 {
 			n := min(len(recs), c.cfg.txSize)
 			if err := c.waitLag(ctx, recs[:n]); err != nil {
@@ -204,6 +220,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return err
 			}
 			recs = recs[n:]
+			left -= n
+		}
+		if c.cfg.limit > 0 && left == 0 {
+			c.log.Debug("logpipe: consumer reached its limit, stopping", "limit", c.cfg.limit)
+			return nil
 		}
 		last = time.Now()
 	}

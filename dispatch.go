@@ -13,8 +13,8 @@ import (
 	"github.com/logpipe-go/logpipe/format"
 )
 
-// dispatcher takes one record through the steps of CONTRACT section 2, in
-// order: parse the envelope, skip ignored types, find the serializer for
+// dispatcher takes one record through the steps of django-logpipe's
+// consumer, in order (README, "Receiving messages"): parse the envelope, skip ignored types, find the serializer for
 // the type and version, decode and validate, look up, save.
 type dispatcher struct {
 	types   map[string]map[int]reflect.Type
@@ -41,6 +41,10 @@ func (d *dispatcher) apply(ctx context.Context, tx *gorm.DB, rec backend.Record)
 	if err != nil {
 		return err
 	}
+	ctx = withRecord(ctx, &Record{
+		Position: rec.Position, Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers,
+		Type: env.Type, Version: env.Version, ProducerID: env.Producer,
+	})
 	save := func(tx *gorm.DB) error {
 		instance, err := s.LookupInstance(ctx, tx)
 		if err != nil {

@@ -9,12 +9,15 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 	fetchAPI "github.com/segmentio/kafka-go/protocol/fetch"
+
+	"github.com/logpipe-go/logpipe/backend"
 )
 
 // rawRecord is a data record of a fetch response.
 type rawRecord struct {
 	offset     int64
 	key, value []byte
+	headers    []backend.Header
 	ts         time.Time
 }
 
@@ -82,7 +85,7 @@ func readCommitted(p *fetchAPI.ResponsePartition, from int64) (recs []rawRecord,
 			if err != nil {
 				return nil, 0, err
 			}
-			recs = append(recs, rawRecord{offset: rec.Offset, key: key, value: value, ts: rec.Time})
+			recs = append(recs, rawRecord{offset: rec.Offset, key: key, value: value, headers: fromKafkaHeaders(rec.Headers), ts: rec.Time})
 		}
 	}
 	if batches > 0 && next == from {

@@ -156,7 +156,7 @@ func TestRequestsHaveDeadlines(t *testing.T) {
 	_, err = p.Send(ctx, backend.Message{Topic: topic, Key: []byte("k"), Value: []byte("json:{}")})
 	require.NoError(t, err)
 
-	c, err := NewConsumer(cfg, ConsumerOptions{Topic: topic})
+	c, err := NewConsumer(cfg, ConsumerOptions{Topic: topic, BrokerOffsets: true})
 	require.NoError(t, err)
 	defer c.Close()
 	watch(c.conn)

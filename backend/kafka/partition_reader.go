@@ -53,7 +53,7 @@ func (r *partitionReader) run() {
 		if !retriable(err) {
 			r.c.report(fmt.Errorf("logpipe/kafka: read %s/%d: %w", r.c.topic, r.partition, err))
 		}
-		_ = wait.Sleep(r.ctx, backoff(failures)) // the caller checks ctx
+		_ = wait.Sleep(r.ctx, retryDelay.Delay(failures)) // the caller checks ctx
 	}
 }
 
@@ -113,6 +113,7 @@ func (r *partitionReader) fetch() error {
 			Position:  backend.Position{Topic: c.topic, Partition: r.partition, Offset: rec.offset},
 			Key:       rec.key,
 			Value:     rec.value,
+			Headers:   rec.headers,
 			Timestamp: rec.ts,
 		}}
 		select {

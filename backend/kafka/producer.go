@@ -118,7 +118,7 @@ func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.
 			return nil, err
 		}
 		tp := topicPartition{topic: m.Topic, partition: partitionFor(m.Key, parts, &p.rr)}
-		items[i] = item{key: m.Key, value: m.Value, ts: now, w: w, idx: i}
+		items[i] = item{key: m.Key, value: m.Value, headers: m.Headers, ts: now, w: w, idx: i}
 		if _, ok := groups[tp]; !ok {
 			order = append(order, tp)
 		}

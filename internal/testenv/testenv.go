@@ -168,3 +168,17 @@ func Describe() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// NextOffsets returns the next offset to read of each partition of topic
+// stored in db's logpipe_kafkaoffset: what the table holds.
+func NextOffsets(ctx context.Context, db *gorm.DB, topic string) (map[int32]int64, error) {
+	stored, err := (&offsetstore.Kafka{DB: db}).Load(ctx, "", topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int32]int64, len(stored))
+	for _, p := range stored {
+		out[p.Partition] = p.Offset + 1
+	}
+	return out, nil
+}
