@@ -174,7 +174,7 @@ var ErrAlreadyRunning = errors.New("logpipe: consumer is already running")
 // the limit is reached (then it returns nil), or a record stops it: a failing save (ErrSave),
 // or, with WithThrowErrors, any record error. Errors about a record are
 // *RecordError. Nothing is committed for the record that stopped it.
-func (c *Consumer) Run(ctx context.Context) error {
+func (c *Consumer) Run(ctx context.Context) (err error) {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
@@ -186,7 +186,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("logpipe: open consumer of %s: %w", c.topic, err)
 	}
-	defer bc.Close()
+	defer func() {
+		if cerr := bc.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("logpipe: close consumer of %s: %w", c.topic, cerr))
+		}
+	}()
 	idleAware, _ := bc.(backend.IdleAware)
 	last := time.Now()
 	left := c.cfg.limit
