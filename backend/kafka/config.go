@@ -223,6 +223,7 @@ func (c Config) Validate() error {
 		if s.Username == "" {
 			bad("Config.SASL.Username is empty: set the SASL user name, or leave Config.SASL nil")
 		}
+		validateSASL(s, bad)
 	}
 	return errors.Join(errs...)
 }
