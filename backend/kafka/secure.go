@@ -40,16 +40,16 @@ const (
 )
 
 // saslprepProblem describes why SASLprep refuses s (or, with
-// refusedOrChanged, would change it), naming the position of the first
-// offending character counted from 1, and never the character itself: s may
-// be a secret. It returns "" when s passes.
-func saslprepProblem(s string, check saslprepCheck) string {
+// refusedOrChanged, would change it, and then changed is true), naming the
+// position of the first offending character counted from 1, and never the
+// character itself: s may be a secret. It returns "" when s passes.
+func saslprepProblem(s string, check saslprepCheck) (problem string, changed bool) {
 	pos := 0
 	for i, r := range s {
 		pos++
 		if r == utf8.RuneError {
 			if _, size := utf8.DecodeRuneInString(s[i:]); size <= 1 {
-				return fmt.Sprintf("character %d is not valid UTF-8", pos)
+				return fmt.Sprintf("character %d is not valid UTF-8", pos), false
 			}
 		}
 		if m, ok := mapped(r); ok {
@@ -58,40 +58,49 @@ func saslprepProblem(s string, check saslprepCheck) string {
 				if len(m) == 0 {
 					what = "an invisible character (such as a zero-width space or soft hyphen), which SASLprep removes"
 				}
-				return fmt.Sprintf("character %d is %s", pos, what)
+				return fmt.Sprintf("character %d is %s", pos, what), true
 			}
 			continue
 		}
 		if r == '\n' || r == '\r' {
 			if i+1 == len(s) || (r == '\r' && s[i+1:] == "\n") {
-				return fmt.Sprintf("it ends with a line break (character %d), as a secret read with os.ReadFile often does: trim it with strings.TrimRight(s, \"\\r\\n\")", pos)
+				return fmt.Sprintf("it ends with a line break (character %d), as a secret read with os.ReadFile often does: trim it with strings.TrimRight(s, \"\\r\\n\")", pos), false
 			}
-			return fmt.Sprintf("character %d is a line break", pos)
+			return fmt.Sprintf("character %d is a line break, which SASLprep (RFC 4013) prohibits", pos), false
 		}
 		if desc := prohibited(r); desc != "" {
-			return fmt.Sprintf("character %d is %s, which SASLprep (RFC 4013) prohibits", pos, desc)
+			return fmt.Sprintf("character %d is %s, which SASLprep (RFC 4013) prohibits", pos, desc), false
 		}
 		if check == refusedOrChanged && norm.NFKC.String(string(r)) != string(r) {
-			return fmt.Sprintf("character %d is a compatibility character (such as a fullwidth letter or a ligature), which SASLprep normalizes (NFKC) to another", pos)
+			return fmt.Sprintf("character %d is a compatibility character (such as a fullwidth letter or a ligature), which SASLprep normalizes (NFKC) to another", pos), true
 		}
 	}
 	if check == refusedOrChanged && !norm.NFKC.IsNormalString(s) {
 		// A sequence that composes (a letter followed by a combining mark):
 		// the first character that is not known to stay as it is.
-		return fmt.Sprintf("the characters from position %d on are not in Unicode normalization form NFKC, to which SASLprep normalizes",
-			utf8.RuneCountInString(s[:norm.NFKC.QuickSpanString(s)])+1)
+		return fmt.Sprintf("character %d and those after it are not in Unicode normalization form NFKC (a letter with a combining mark, say), to which SASLprep normalizes",
+			utf8.RuneCountInString(s[:norm.NFKC.QuickSpanString(s)])+1), true
 	}
 	out, err := stringprep.SASLprep.Prepare(s)
 	if err != nil {
 		// The per-character checks above passed: what remains is the
-		// bidirectional-text rule (RFC 3454 section 6). stringprep's error
-		// names the character, so it is not passed on.
-		return "it mixes right-to-left and left-to-right characters in a way SASLprep (RFC 4013, RFC 3454 section 6) refuses"
+		// bidirectional-text rule (RFC 3454 section 6): a string with a
+		// right-to-left character must have no left-to-right one, and
+		// begin and end with a right-to-left one. stringprep's error names
+		// the character, so it is not passed on.
+		pos := 0
+		for _, r := range s {
+			pos++
+			if stringprep.TableD1.Contains(r) {
+				break
+			}
+		}
+		return fmt.Sprintf("character %d is right-to-left, and the rest does not follow the bidirectional-text rule of SASLprep (RFC 3454 section 6: no left-to-right character, right-to-left first and last)", pos), false
 	}
 	if check == refusedOrChanged && out != s {
-		return "SASLprep (RFC 4013) would change it"
+		return "SASLprep (RFC 4013) would change it", true
 	}
-	return ""
+	return "", false
 }
 
 // mapped reports whether SASLprep maps r, and to what.
@@ -128,19 +137,23 @@ func prohibited(r rune) string {
 // (Config.Validate's part for SASL).
 func validateSASL(s *SASL, bad func(format string, args ...any)) {
 	check := refused
-	why := ""
 	if s.Mechanism == SASLScramSHA256 || s.Mechanism == SASLScramSHA512 {
 		// The client prepares both with SASLprep before hashing; Kafka
 		// stores and compares them unprepared. A string SASLprep changes
 		// can therefore never log in.
 		check = refusedOrChanged
-		why = " (SCRAM prepares it with SASLprep and Kafka does not, so it could not log in)"
 	}
-	if p := saslprepProblem(s.Username, check); p != "" {
-		bad("Config.SASL.Username %q cannot be used with %s: %s%s", s.Username, s.Mechanism, p, why)
+	why := func(changed bool) string {
+		if changed {
+			return " (the SCRAM client prepares it with SASLprep, Kafka does not: it could not log in)"
+		}
+		return ""
 	}
-	if p := saslprepProblem(s.Password, check); p != "" {
-		bad("Config.SASL.Password cannot be used with %s: %s%s", s.Mechanism, p, why)
+	if p, changed := saslprepProblem(s.Username, check); p != "" {
+		bad("Config.SASL.Username %q cannot be used with %s: %s%s", s.Username, s.Mechanism, p, why(changed))
+	}
+	if p, changed := saslprepProblem(s.Password, check); p != "" {
+		bad("Config.SASL.Password cannot be used with %s: %s%s", s.Mechanism, p, why(changed))
 	}
 }
 
@@ -174,10 +187,10 @@ func pwText(p string) string {
 // saslMechanismError is the error of a SASL mechanism that could not be
 // set up. It never holds the library's error, which quotes the password.
 func saslMechanismError(s *SASL) error {
-	p := saslprepProblem(s.Username, refusedOrChanged)
+	p, _ := saslprepProblem(s.Username, refusedOrChanged)
 	field := "Username"
 	if p == "" {
-		p = saslprepProblem(s.Password, refusedOrChanged)
+		p, _ = saslprepProblem(s.Password, refusedOrChanged)
 		field = "Password"
 	}
 	if p == "" {
