@@ -230,3 +230,28 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateSASLUserNameAndPosition checks the SASLprep rules for user
+// names (which, not being secrets, are quoted), and that a password's
+// position is counted in characters, not bytes.
+func TestValidateSASLUserNameAndPosition(t *testing.T) {
+	t.Parallel()
+	cfg := func(mech kafka.SASLMechanism, user, pw string) kafka.Config {
+		return kafka.Config{Brokers: []string{"127.0.0.1:9092"}, SASL: &kafka.SASL{Mechanism: mech, Username: user, Password: pw}}
+	}
+	err := cfg(kafka.SASLScramSHA256, "alice\u00a0b", "pw").Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `Config.SASL.Username "alice\u00a0b"`)
+	assert.Contains(t, err.Error(), "character 6 is a non-ASCII space")
+	require.NoError(t, cfg(kafka.SASLPlain, "alice\u00a0b", "pw").Validate(), "PLAIN sends it unchanged")
+	assert.ErrorContains(t, cfg(kafka.SASLPlain, "alice\n", "pw").Validate(), "Config.SASL.Username")
+
+	// Multi-byte characters before the bad one count as one each.
+	err = cfg(kafka.SASLScramSHA512, "u", "ééé\x00").Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "character 4 is a control character")
+	// Passwords SASLprep leaves as they are pass, non-ASCII ones included.
+	for _, mech := range []kafka.SASLMechanism{kafka.SASLPlain, kafka.SASLScramSHA256, kafka.SASLScramSHA512} {
+		require.NoError(t, cfg(mech, "u", "pässwörd with spaces ✓ 密码").Validate())
+	}
+}
