@@ -315,7 +315,7 @@ func (c *Consumer) logSkipped(err error) {
 		level = slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, "logpipe: skipped record",
-		"position", re.Position.String(), "key", string(re.Key), "type", re.Type, "error", err)
+		"position", re.String(), "key", string(re.Key), "type", re.Type, "error", err)
 }
 
 // lastPerPartition returns, in order of first appearance, the last record of

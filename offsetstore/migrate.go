@@ -64,14 +64,14 @@ func Migrate(ctx context.Context, db *gorm.DB) error {
 		return errors.New("logpipe/offsetstore: Migrate needs a database")
 	}
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == "postgres" {
+		if tx.Name() == "postgres" {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockID).Error; err != nil {
 				return fmt.Errorf("take the migration lock: %w", err)
 			}
 		}
 		// A write first: on SQLite it takes the write lock, so that two
 		// runs do not both read an old version.
-		if err := tx.Exec(createSchemaTable(tx.Dialector.Name())).Error; err != nil {
+		if err := tx.Exec(createSchemaTable(tx.Name())).Error; err != nil {
 			return fmt.Errorf("create %s: %w", SchemaTable, err)
 		}
 		var applied []int

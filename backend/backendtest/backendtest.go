@@ -231,7 +231,7 @@ func (s *suite) missingTopic(t *testing.T) {
 
 	c, err := s.Backend.NewConsumer(s.ctx(t), backend.ConsumerOptions{Topic: missing, DB: s.DB(t), Logger: slog.New(slog.DiscardHandler)})
 	if err == nil {
-		defer c.Close()
+		defer func() { assert.NoError(t, c.Close()) }()
 		_, err = c.Fetch(s.ctx(t))
 	}
 	require.Error(t, err, "reading a missing topic")

@@ -178,8 +178,8 @@ func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) 
 // idempotent and returns nil.
 func (c *Consumer) Close() error {
 	c.closeOnce.Do(func() {
+		c.mu.Lock() // wait for a start or assign in progress; none begins after
 		c.cancel()
-		c.mu.Lock() // wait for a start or assign in progress
 		c.mu.Unlock()
 		c.wg.Wait()
 		c.conn.close()

@@ -115,12 +115,12 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context) (err error) {
 	dir, err := os.MkdirTemp("", "logpipe-quickstart-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
 	broker := memory.NewBroker() // stands in for Kafka or Kinesis
 	if err := broker.CreateTopic("people", 1); err != nil {
 		return err
@@ -141,7 +141,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer producer.Close()
+	defer func() { err = errors.Join(err, producer.Close()) }()
 	joe := uuid.MustParse("9f4a4b8e-7c4c-4b1e-9d55-3d8c0c1f6a01")
 	for _, msg := range []logpipe.Message{
 		&PersonV1{UUID: joe, FirstName: "Joe", LastName: "Schmoe"},

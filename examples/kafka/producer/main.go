@@ -51,7 +51,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Close()
+	defer func() {
+		if err := p.Close(); err != nil {
+			log.Print(err)
+		}
+	}()
 
 	ids := make([]uuid.UUID, *n)
 	for i := range ids {
