@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/wait"
 )
@@ -253,57 +251,6 @@ func (c *Consumer) waitLag(ctx context.Context, recs []backend.Record) error {
 	return wait.Sleep(ctx, time.Until(newest.Add(lag)))
 }
 
-// applyGroup applies recs and commits their offsets in one transaction
-// (offsets kept outside the database are committed after it).
-func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispatcher, recs []backend.Record) error {
-	outside := false
-	if o, ok := bc.(backend.OutsideTransaction); ok {
-		outside = o.CommitsOutsideTransaction()
-	}
-	work := func(tx *gorm.DB) error {
-		for _, rec := range recs {
-			if err := d.apply(ctx, tx, rec); err != nil {
-				if errors.Is(err, ErrSave) || c.cfg.throwErrors {
-					return err
-				}
-				c.logSkipped(err)
-			}
-		}
-		if outside {
-			return nil
-		}
-		for _, rec := range lastPerPartition(recs) {
-			if err := bc.Commit(ctx, tx, rec); err != nil {
-				return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: fmt.Errorf("commit offset: %w", err)}
-			}
-		}
-		return nil
-	}
-	var err error
-	if db := c.settings.DB; db != nil {
-		err = db.WithContext(ctx).Transaction(work)
-	} else {
-		err = work(nil)
-	}
-	if err != nil || !outside {
-		return err
-	}
-	// The records are saved: commit their offsets even when ctx was
-	// cancelled meanwhile, so that a clean shutdown does not apply them
-	// again on the next run.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outsideCommitTimeout)
-	defer cancel()
-	for _, rec := range lastPerPartition(recs) {
-		if err := bc.Commit(cctx, nil, rec); err != nil {
-			return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: fmt.Errorf("commit offset to the broker (the record was saved and will be applied again after a restart): %w", err)}
-		}
-	}
-	return nil
-}
-
-// outsideCommitTimeout bounds the broker commit that follows a saved group.
-const outsideCommitTimeout = 10 * time.Second
-
 func (c *Consumer) logSkipped(err error) {
 	var re *RecordError
 	if !errors.As(err, &re) {
@@ -316,28 +263,4 @@ func (c *Consumer) logSkipped(err error) {
 	}
 	c.log.Log(context.Background(), level, "logpipe: skipped record",
 		"position", re.String(), "key", string(re.Key), "type", re.Type, "error", err)
-}
-
-// lastPerPartition returns, in order of first appearance, the last record of
-// each partition or shard in recs: committing it covers the earlier ones.
-func lastPerPartition(recs []backend.Record) []backend.Record {
-	if len(recs) == 1 {
-		return recs
-	}
-	type part struct {
-		p     int32
-		shard string
-	}
-	idx := map[part]int{}
-	var out []backend.Record
-	for _, r := range recs {
-		k := part{r.Partition, r.Shard}
-		if i, ok := idx[k]; ok {
-			out[i] = r
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, r)
-	}
-	return out
 }

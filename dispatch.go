@@ -30,32 +30,20 @@ func (d *dispatcher) clone() *dispatcher {
 	return out
 }
 
-// apply applies rec within tx. Every error is a *RecordError.
-//
-// LookupInstance and Save run in a savepoint of tx (a nested GORM
-// transaction): when they fail, whatever they wrote is rolled back before
-// the record is skipped or the consumer stops, and on PostgreSQL the
-// transaction stays usable for the offset commit after a failed statement.
-func (d *dispatcher) apply(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
-	s, env, err := d.decode(rec)
-	if err != nil {
-		return err
-	}
+// save looks up and saves s, decoded from rec, within tx (nil when there is
+// no database). There is no savepoint: when it fails, the caller rolls the
+// whole transaction back and, to skip the record, applies the group again
+// without it (see applyGroup). Every error is a *RecordError.
+func (d *dispatcher) save(ctx context.Context, tx *gorm.DB, rec backend.Record, s Serializer, env *format.Envelope) error {
 	ctx = withRecord(ctx, &Record{
 		Position: rec.Position, Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers,
 		Type: env.Type, Version: env.Version, ProducerID: env.Producer,
 	})
-	save := func(tx *gorm.DB) error {
-		instance, err := s.LookupInstance(ctx, tx)
-		if err != nil {
-			return fmt.Errorf("lookup instance: %w", err)
-		}
-		return s.Save(ctx, tx, instance)
-	}
-	if tx != nil {
-		err = tx.Transaction(save)
+	instance, err := s.LookupInstance(ctx, tx)
+	if err != nil {
+		err = fmt.Errorf("lookup instance: %w", err)
 	} else {
-		err = save(nil)
+		err = s.Save(ctx, tx, instance)
 	}
 	if err != nil {
 		return &RecordError{Position: rec.Position, Key: rec.Key, Type: env.Type, Version: env.VersionText, Kind: kindOf(err), Err: err}
