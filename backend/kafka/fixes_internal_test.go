@@ -239,6 +239,16 @@ func TestReadCommittedSkipsAbortedAndMarkers(t *testing.T) {
 	assert.EqualValues(t, 8, r.offset)
 }
 
+// readCommitted collects what scanCommitted emits.
+func readCommitted(p *fetchAPI.ResponsePartition, from int64) ([]rawRecord, int64, batchStats, error) {
+	var recs []rawRecord
+	next, stats, err := scanCommitted(p, from, func(r rawRecord) error {
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, next, stats, err
+}
+
 // TestReadCommittedUnit covers the decoding cases one by one, including
 // an empty batch (left by compaction) at the fetch offset.
 func TestReadCommittedUnit(t *testing.T) {
@@ -277,32 +287,47 @@ func TestReadCommittedUnit(t *testing.T) {
 			data(0, 7, true, 0, 1), marker(2, 7, 1), data(3, 7, true, 3), data(4, 9, false, 4), data(5, 7, true, 5),
 			marker(6, 7, controlAbort), data(7, 7, true, 7), marker(8, 7, 1))
 	}
-	recs, next, err := readCommitted(txns(), 0)
+	recs, next, _, err := readCommitted(txns(), 0)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{0, 1, 4, 7}, offsetsOf(recs))
 	assert.EqualValues(t, 9, next, "past the last marker")
 
-	recs, next, err = readCommitted(txns(), 1)
+	recs, next, _, err = readCommitted(txns(), 1)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1, 4, 7}, offsetsOf(recs), "records before the fetch offset are left out")
 	assert.EqualValues(t, 9, next)
 
-	recs, next, err = readCommitted(part(nil, marker(8, 7, 1)), 8)
+	recs, next, _, err = readCommitted(part(nil, marker(8, 7, 1)), 8)
 	require.NoError(t, err)
 	assert.Empty(t, recs)
 	assert.EqualValues(t, 9, next, "a response of a marker only moves past it")
 
-	recs, next, err = readCommitted(part(nil, data(5, 1, false)), 6)
+	recs, next, _, err = readCommitted(part(nil, data(5, 1, false)), 6)
 	require.NoError(t, err)
 	assert.Empty(t, recs)
 	assert.EqualValues(t, 7, next, "an empty batch at the fetch offset cannot hold the reader in place")
 
-	recs, next, err = readCommitted(part(nil, data(5, 1, false), data(10, 1, false, 10)), 6)
+	recs, next, _, err = readCommitted(part(nil, data(5, 1, false), data(10, 1, false, 10)), 6)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{10}, offsetsOf(recs))
 	assert.EqualValues(t, 11, next)
 
-	recs, next, err = readCommitted(&fetchAPI.ResponsePartition{}, 3)
+	// A fetch that starts at an abort marker: the broker lists the aborted
+	// transaction (begun before the fetch offset), and the producer's next
+	// transaction, committed, must not be taken for it.
+	recs, next, _, err = readCommitted(part([]fetchAPI.ResponseTransaction{{ProducerID: 7, FirstOffset: 3}},
+		marker(5, 7, controlAbort), data(6, 7, true, 6), marker(7, 7, 1)), 5)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{6}, offsetsOf(recs), "the abort marker ends the aborted transaction")
+	assert.EqualValues(t, 8, next)
+
+	// Batch sizes, for sizing the next fetch: the smallest is reported.
+	_, _, stats, err := readCommitted(part(nil, data(0, 1, false, 0, 1, 2), data(3, 1, false, 3)), 0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, stats.batches)
+	assert.Equal(t, batchOverhead+recordOverheadMax+1, stats.smallest, "one record of a one-byte value")
+
+	recs, next, _, err = readCommitted(&fetchAPI.ResponsePartition{}, 3)
 	require.NoError(t, err)
 	assert.Empty(t, recs)
 	assert.EqualValues(t, 3, next, "nothing fetched, nothing skipped")
