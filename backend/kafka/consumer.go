@@ -149,9 +149,6 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 			return []backend.Record{}, nil
 		case f := <-c.recs:
 			if f.r.active() {
-				// Sized for what is waiting, not for MaxFetchRecords: a
-				// consumer that keeps up takes a few records at a time.
-				out = make([]backend.Record, 0, min(c.cfg.MaxFetchRecords, 1+len(c.recs)))
 				out = append(out, f.rec)
 			}
 		}
