@@ -237,6 +237,32 @@ func TestReadCommittedSkipsAbortedAndMarkers(t *testing.T) {
 	// marker. Close stops its goroutine, which owns r.offset.
 	require.NoError(t, c.Close())
 	assert.EqualValues(t, 8, r.offset)
+
+	// kafka-go's own Reader, asked for read_committed, hands over the
+	// aborted transaction's records (segmentio/kafka-go#1332): it sends the
+	// isolation level but drops the response's aborted transactions. This
+	// is why this package decodes fetch responses itself; if this part
+	// fails, kafka-go has learned to filter them (see doc.go).
+	rd := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: brokers, Topic: topic, Partition: 0,
+		IsolationLevel: kafkago.ReadCommitted, MaxWait: 200 * time.Millisecond,
+	})
+	defer rd.Close()
+	rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer rcancel()
+	var theirs []string
+	for {
+		m, err := rd.ReadMessage(rctx)
+		if err != nil {
+			break
+		}
+		theirs = append(theirs, string(m.Value))
+		if m.Offset >= 6 {
+			break
+		}
+	}
+	t.Logf("kafka-go's Reader with ReadCommitted returned %q", theirs)
+	assert.Contains(t, theirs, "a1", "kafka-go's Reader returns records of an aborted transaction")
 }
 
 // readCommitted collects what scanCommitted emits.
