@@ -6,9 +6,11 @@ package kafka
 
 import (
 	"context"
+	"net"
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,4 +146,84 @@ func TestConcurrentSendsShareRequests(t *testing.T) {
 	}
 	assert.Less(t, produces()-before, n, "concurrent Sends share requests")
 	t.Logf("%d concurrent Sends took %d produce requests", n, produces()-before)
+}
+
+// gateTransport holds produce requests, while hold is set, until gate is
+// closed, and signals each one it holds on entered.
+type gateTransport struct {
+	*kafkago.Transport
+	hold    atomic.Bool
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (g *gateTransport) RoundTrip(ctx context.Context, addr net.Addr, req kafkago.Request) (kafkago.Response, error) {
+	if req.ApiKey() == protocol.Produce && g.hold.Load() {
+		g.entered <- struct{}{}
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Transport.RoundTrip(ctx, addr, req)
+}
+
+// TestAbandonedSendIsNotWritten checks that a Send whose context ends while
+// its record waits behind a request in flight is not written (a
+// kafka.Writer's WriteMessages returns ctx.Err() then, but the message stays
+// in its batch and is written), and says so.
+func TestAbandonedSendIsNotWritten(t *testing.T) {
+	t.Parallel()
+	topic, _ := testTopic(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p, err := NewProducer(Config{Brokers: testenv.KafkaBrokers(t)})
+	require.NoError(t, err)
+	defer p.Close()
+	gt := &gateTransport{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	p.conn.newTransport = func() (transport, error) {
+		tr, err := newTransport(p.conn.cfg, nil)
+		gt.Transport = tr
+		return gt, err
+	}
+	old := p.conn.transport
+	p.conn.transport, _ = p.conn.newTransport()
+	old.CloseIdleConnections()
+	send := func(ctx context.Context, v string) (backend.Position, error) {
+		return p.Send(ctx, backend.Message{Topic: topic, Key: []byte("k"), Value: []byte(v)})
+	}
+
+	_, err = send(ctx, "json:0") // waits out the new topic's leader election
+	require.NoError(t, err)
+
+	gt.hold.Store(true)
+	type result struct {
+		pos backend.Position
+		err error
+	}
+	first := make(chan result, 1)
+	go func() {
+		pos, err := send(ctx, "json:1")
+		first <- result{pos, err}
+	}()
+	select {
+	case <-gt.entered:
+	case <-ctx.Done():
+		t.Fatal("the first Send's request never started")
+	}
+	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancelShort()
+	_, err = send(short, "json:2")
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "nothing written")
+
+	gt.hold.Store(false)
+	close(gt.gate)
+	r := <-first
+	require.NoError(t, r.err)
+	assert.EqualValues(t, 1, r.pos.Offset)
+	pos, err := send(ctx, "json:3")
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, pos.Offset, "the abandoned record took no offset")
 }
