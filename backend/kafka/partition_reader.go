@@ -130,8 +130,14 @@ func (r *partitionReader) fetch() error {
 		}
 		return fmt.Errorf("logpipe/kafka: decode records of %s/%d at offset %d: %w", c.topic, r.partition, r.offset, err)
 	}
-	if stats.batches > 0 {
+	switch {
+	case stats.batches > 0:
 		r.maxBytes = nextFetchSize(c.cfg.FetchMaxBytes, stats)
+	case part.LastStableOffset > r.offset:
+		// Committed records are there but no whole batch came back (a
+		// broker returns a first batch larger than asked whole, but not
+		// every Kafka-compatible one may): ask for more next time.
+		r.maxBytes = min(c.cfg.FetchMaxBytes, 2*r.maxBytes)
 	}
 	r.offset = max(r.offset, next)
 	return nil
