@@ -299,18 +299,6 @@ func toKafkaHeaders(hs []backend.Header) []kafkago.Header {
 	return out
 }
 
-// fromKafkaHeaders converts the headers of a fetched record.
-func fromKafkaHeaders(hs []kafkago.Header) []backend.Header {
-	if len(hs) == 0 {
-		return nil
-	}
-	out := make([]backend.Header, len(hs))
-	for i, h := range hs {
-		out[i] = backend.Header{Key: h.Key, Value: h.Value}
-	}
-	return out
-}
-
 // headersSize is the bytes of hs's keys and values, for batch sizing.
 func headersSize(hs []backend.Header) int {
 	n := 0

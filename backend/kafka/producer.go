@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/backoff"
@@ -23,7 +24,7 @@ import (
 type Producer struct {
 	conn *conn
 	cfg  Config
-	rr   atomic.Uint32
+	rr   kafkago.RoundRobin // spreads keyless records
 
 	mu     sync.RWMutex // guards closed and queues; held for reading to enqueue
 	closed bool
