@@ -157,11 +157,11 @@ func runFill(cfg kafka.Config, topic, how string, n, partitions, size int) error
 // noOffsets stores nothing: every run reads from the earliest offsets.
 type noOffsets struct{}
 
-func (noOffsets) Load(context.Context, string) (map[int32]int64, error) {
-	return map[int32]int64{}, nil
+func (noOffsets) Load(context.Context, string, string) ([]backend.Position, error) {
+	return nil, nil
 }
 
-func (noOffsets) Commit(context.Context, *gorm.DB, string, int32, int64) error { return nil }
+func (noOffsets) Commit(context.Context, *gorm.DB, backend.Checkpoint) error { return nil }
 
 func runConsume(cfg kafka.Config, topic string, n int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
