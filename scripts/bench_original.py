@@ -1,80 +1,93 @@
-"""Times the Python original (django-logpipe) on the work that logpipe's Go
-benchmarks BenchmarkRender and BenchmarkParseDispatch do, for the side-by-side
-ratios of scripts/bench. Run with the interop venv's python (scripts/bench
-does). Prints one JSON object: messages per second for each measurement.
+"""The Python original's side of scripts/bench: django-logpipe 1.6.0 doing
+the work that logpipe's bench command (internal/benchcmd) measures in Go,
+through the interop tests' Django project (testdata/django: the people app,
+its Person model and its DRF ModelSerializer with lookup_instance, settings
+from the LOGPIPE_DJANGO_* environment variables).
+
+  bench_original.py --project DIR send --topic T --count N
+  bench_original.py --project DIR consume --topic T --count N
+
+send: the original's Producer sends person 0..N-1 (people/fixtures.py), one
+at a time, each send waiting for its acknowledgement, after one record sent
+outside the measure (the client's connection and metadata).
+
+consume: migrates the database (LOGPIPE_DJANGO_DATABASE: SQLite, set to WAL
+and synchronous=FULL as the Go side does, or PostgreSQL), then runs the
+original's Consumer.run(iter_limit=N): per record, lookup_instance, then
+serializer.save() and the offset commit in one transaction. Measured from the
+first save to the end, as the Go side is, so that joining the consumer group
+(seconds, in kafka-python) is not counted.
+
+Prints one JSON line: {"records": n, "seconds": s}.
 """
 
+import argparse
 import json
 import os
 import sys
 import time
-import uuid
-
-import django
-from django.conf import settings
-
-settings.configure(
-    INSTALLED_APPS=["rest_framework", "logpipe"],
-    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-    LOGPIPE={"PRODUCER_BACKEND": "logpipe.backend.dummy.Producer", "CONSUMER_BACKEND": "logpipe.backend.dummy.Consumer",
-             "OFFSET_BACKEND": "logpipe.backend.dummy.ModelOffsetStore"},
-)
-django.setup()
-
-from rest_framework import serializers  # noqa: E402
-
-from logpipe.format import parse, render  # noqa: E402
 
 
-class PersonSerializerV1(serializers.Serializer):
-    """The same fields and validation as the Go benchmark's message."""
+def setup(project):
+    sys.path.insert(0, project)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lptest.settings")
+    import lptest.settings as s
 
-    MESSAGE_TYPE = "person"
-    VERSION = 1
-    KEY_FIELD = "uuid"
-    uuid = serializers.UUIDField()
-    first_name = serializers.CharField(max_length=200)
-    last_name = serializers.CharField(max_length=200)
+    db = s.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        # The Go side's SQLite: WAL, an fsync at each commit.
+        db.setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+    import django
 
-
-class Person:
-    def __init__(self):
-        self.uuid = uuid.UUID("9f4a4b8e-7c4c-4b1e-9d55-3d8c0c1f6a01")
-        self.first_name = "Joe"
-        self.last_name = "Schmoe"
+    django.setup()
 
 
-def rate(fn, seconds):
-    n, start = 0, time.perf_counter()
-    while True:
-        for _ in range(200):
-            fn()
-        n += 200
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n / elapsed
+def send(topic, count):
+    from logpipe import Producer
+    from people.fixtures import person
+    from people.serializers import PersonSerializerV1
+
+    producer = Producer(topic, PersonSerializerV1, producer_id="bench")
+    if producer.send(person(count)) is None:
+        raise SystemExit("the original's producer gave up")
+    start = time.perf_counter()
+    for i in range(count):
+        if producer.send(person(i)) is None:
+            raise SystemExit("the original's producer gave up at %d" % i)
+    secs = time.perf_counter() - start
+    client = getattr(producer.client, "_client", None)
+    if client is not None and hasattr(client, "close"):
+        client.close()
+    return count, secs
+
+
+def consume(topic, count):
+    from django.core.management import call_command
+    from logpipe import Consumer
+    from people.serializers import ON_APPLIED, PersonSerializerV1
+
+    call_command("migrate", verbosity=0, interactive=False)
+    first = []
+    ON_APPLIED.append(lambda serializer, instance: first or first.append(time.perf_counter()))
+    consumer = Consumer(topic, throw_errors=True, consumer_timeout_ms=60000)
+    consumer.register(PersonSerializerV1)
+    consumer.run(iter_limit=count)
+    end = time.perf_counter()
+    if not first:
+        raise SystemExit("nothing applied")
+    return count - 1, end - first[0]
 
 
 def main():
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 3
-    person = Person()
-    registry = {"person": {1: PersonSerializerV1}}
-
-    def do_render():
-        data = PersonSerializerV1(instance=person).data
-        return render("json", {"type": "person", "version": 1, "message": data, "producer": "bench"})
-
-    value = do_render()
-
-    def do_parse():
-        data = parse(value)
-        for k in ("type", "version", "message"):
-            if k not in data:
-                raise ValueError(k)
-        ser = PersonSerializerV1(data=data["message"]) if data["version"] in registry[data["type"]] else None
-        ser.is_valid(raise_exception=True)
-
-    print(json.dumps({"render_per_s": rate(do_render, seconds), "parse_dispatch_per_s": rate(do_parse, seconds)}))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--project", required=True)
+    ap.add_argument("mode", choices=["send", "consume"])
+    ap.add_argument("--topic", required=True)
+    ap.add_argument("--count", type=int, required=True)
+    a = ap.parse_args()
+    setup(a.project)
+    n, secs = (send if a.mode == "send" else consume)(a.topic, a.count)
+    print(json.dumps({"records": n, "seconds": secs}))
 
 
 if __name__ == "__main__":

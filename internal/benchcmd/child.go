@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/google/uuid"
+	"github.com/libtnb/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/logpipe-go/logpipe"
+	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/backend/kafka"
+	"github.com/logpipe-go/logpipe/backend/kinesis"
+	"github.com/logpipe-go/logpipe/internal/people"
+	"github.com/logpipe-go/logpipe/offsetstore"
+)
+
+// childResult is what a child process prints on its last line of output:
+// the records it handled and the seconds the measured part took.
+type childResult struct {
+	Records int     `json:"records"`
+	Seconds float64 `json:"seconds"`
+}
+
+// childArgs are the flags of one measurement in a child process.
+type childArgs struct {
+	kind     string // send-one, send-concurrent, send-batch, apply, dispatch, fill
+	backend  string // kafka or kinesis
+	brokers  string
+	endpoint string
+	topic    string
+	n        int
+	batch    int
+	workers  int
+	tx       int
+	db       string // sqlite:PATH or a PostgreSQL DSN
+	profile  string
+}
+
+// runChild parses a child's flags, runs its measurement and prints the
+// result as one JSON line.
+func runChild(args []string) error {
+	var a childArgs
+	fs := flag.NewFlagSet("child", flag.ContinueOnError)
+	fs.StringVar(&a.kind, "kind", "", "measurement")
+	fs.StringVar(&a.backend, "backend", "kafka", "kafka or kinesis")
+	fs.StringVar(&a.brokers, "brokers", "", "Kafka brokers")
+	fs.StringVar(&a.endpoint, "endpoint", "", "Kinesis endpoint")
+	fs.StringVar(&a.topic, "topic", "", "topic or stream")
+	fs.IntVar(&a.n, "n", 1000, "records")
+	fs.IntVar(&a.batch, "batch", 1000, "records per SendBatch call")
+	fs.IntVar(&a.workers, "workers", 64, "sending goroutines")
+	fs.IntVar(&a.tx, "tx", 1, "records per transaction")
+	fs.StringVar(&a.db, "db", "", "sqlite:PATH or a PostgreSQL DSN")
+	fs.StringVar(&a.profile, "cpuprofile", "", "write a CPU profile of the measured part here")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	var (
+		res childResult
+		err error
+	)
+	switch a.kind {
+	case "send-one", "send-concurrent", "send-batch", "fill":
+		res, err = childSend(ctx, a)
+	case "apply", "dispatch":
+		res, err = childConsume(ctx, a)
+	default:
+		return fmt.Errorf("unknown -kind %q", a.kind)
+	}
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// settings returns the Settings of a child: the backend and, when db is
+// set, the database.
+func (a childArgs) settings(db *gorm.DB) logpipe.Settings {
+	var b backend.Backend
+	switch a.backend {
+	case "kinesis":
+		b = kinesis.New(kinesis.Config{
+			Endpoint: a.endpoint, Region: "us-east-1",
+			Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+		})
+	default:
+		b = kafka.New(kafka.Config{Brokers: strings.Split(a.brokers, ",")})
+	}
+	return logpipe.Settings{Backend: b, DB: db, ProducerID: "bench"}
+}
+
+// startProfile starts the CPU profile when asked for one; the returned
+// function stops it.
+func (a childArgs) startProfile() (func(), error) {
+	if a.profile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(a.profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
+}
+
+// person returns message i of the benchmark topics: the fields of the
+// interop project's person i (people/fixtures.py), with records 2k and
+// 2k+1 sharing a uuid, so that applying them inserts a row, then updates
+// it.
+func person(i int) *people.PersonV1 {
+	return &people.PersonV1{
+		UUID:      people.UUID(personUUID(i / 2)),
+		FirstName: fmt.Sprintf("Given%d", i),
+		LastName:  fmt.Sprintf("Family-%d Ünïcødé \"q\" <&>\u2028\\end", i),
+	}
+}
+
+func personUUID(k int) uuid.UUID {
+	return uuid.MustParse(fmt.Sprintf("%08x-0000-4000-8000-%012x", 0, k))
+}
+
+func childSend(ctx context.Context, a childArgs) (childResult, error) {
+	p, err := logpipe.NewProducer(ctx, a.settings(nil), a.topic)
+	if err != nil {
+		return childResult{}, err
+	}
+	defer func() { _ = p.Close() }()
+	msgs := make([]logpipe.Message, a.n)
+	for i := range msgs {
+		msgs[i] = person(i)
+	}
+	if a.kind != "fill" {
+		// One record first, outside the measure: the producer's first
+		// request looks the topic up.
+		if _, err := p.Send(ctx, person(a.n)); err != nil {
+			return childResult{}, fmt.Errorf("first send: %w", err)
+		}
+	}
+	stop, err := a.startProfile()
+	if err != nil {
+		return childResult{}, err
+	}
+	start := time.Now()
+	switch a.kind {
+	case "send-one":
+		for i, m := range msgs {
+			if _, err := p.Send(ctx, m); err != nil {
+				return childResult{}, fmt.Errorf("send %d: %w", i, err)
+			}
+		}
+	case "send-concurrent":
+		var next atomic.Int64
+		errs := make([]error, a.workers)
+		var wg sync.WaitGroup
+		for w := range a.workers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(msgs) {
+						return
+					}
+					if _, err := p.Send(ctx, msgs[i]); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return childResult{}, err
+		}
+	default: // send-batch, fill
+		for from := 0; from < len(msgs); from += a.batch {
+			if _, err := p.SendBatch(ctx, msgs[from:min(from+a.batch, len(msgs))]); err != nil {
+				return childResult{}, fmt.Errorf("SendBatch at %d: %w", from, err)
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	stop()
+	return childResult{Records: a.n, Seconds: elapsed.Seconds()}, nil
+}
+
+// clock records when the first record was saved, so that a consumer's
+// rate is measured from its first record to its last, for the original's
+// consumer (which spends seconds joining its group first) and this one
+// alike.
+var clock struct {
+	once  sync.Once
+	first time.Time
+}
+
+func started() { clock.once.Do(func() { clock.first = time.Now() }) }
+
+// timedPerson is people.PersonV1, noting its first Save.
+type timedPerson struct{ people.PersonV1 }
+
+// Save notes the time of the first save and saves the person.
+func (p *timedPerson) Save(ctx context.Context, tx *gorm.DB, instance any) error {
+	started()
+	return p.PersonV1.Save(ctx, tx, instance)
+}
+
+// noopPerson is a person message whose save does nothing: what is left
+// is reading, parsing, decoding, validating and committing offsets.
+type noopPerson struct{ people.PersonV1 }
+
+// LookupInstance finds nothing.
+func (*noopPerson) LookupInstance(context.Context, *gorm.DB) (any, error) { return nil, nil }
+
+// Save does nothing but note the time of the first save.
+func (*noopPerson) Save(context.Context, *gorm.DB, any) error {
+	started()
+	return nil
+}
+
+// openDB opens the child's database: sqlite:PATH (WAL, synchronous=FULL)
+// or a PostgreSQL DSN.
+func openDB(spec string) (*gorm.DB, error) {
+	cfg := &gorm.Config{Logger: logger.Discard}
+	if path, ok := strings.CutPrefix(spec, "sqlite:"); ok {
+		return gorm.Open(sqlite.Open(path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"), cfg)
+	}
+	return gorm.Open(postgres.Open(spec), cfg)
+}
+
+func childConsume(ctx context.Context, a childArgs) (childResult, error) {
+	db, err := openDB(a.db)
+	if err != nil {
+		return childResult{}, err
+	}
+	if err := offsetstore.Migrate(ctx, db); err != nil {
+		return childResult{}, err
+	}
+	if err := db.AutoMigrate(&people.Person{}); err != nil {
+		return childResult{}, err
+	}
+	c, err := logpipe.NewConsumer(a.settings(db), a.topic, logpipe.WithTransactionSize(a.tx), logpipe.WithLimit(a.n), logpipe.WithThrowErrors())
+	if err != nil {
+		return childResult{}, err
+	}
+	var s logpipe.Serializer = &timedPerson{}
+	if a.kind == "dispatch" {
+		s = &noopPerson{}
+	}
+	if err := c.Register(s); err != nil {
+		return childResult{}, err
+	}
+	stop, err := a.startProfile()
+	if err != nil {
+		return childResult{}, err
+	}
+	if err := c.Run(ctx); err != nil {
+		return childResult{}, err
+	}
+	end := time.Now()
+	stop()
+	if a.kind == "apply" {
+		var rows int64
+		if err := db.Model(&people.Person{}).Count(&rows).Error; err != nil {
+			return childResult{}, err
+		}
+		if want := int64((a.n + 1) / 2); rows < want*9/10 {
+			return childResult{}, fmt.Errorf("%d people rows after %d records, want about %d", rows, a.n, want)
+		}
+	}
+	// From the first save to the end: n-1 records were applied in that time.
+	return childResult{Records: a.n - 1, Seconds: end.Sub(clock.first).Seconds()}, nil
+}

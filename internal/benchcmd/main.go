@@ -1,0 +1,318 @@
+// Command benchcmd is the project's bench command (scripts/bench runs it):
+// in one run, against the real Kafka broker, PostgreSQL, SQLite and the
+// Kinesis emulator, it measures logpipe through its public API (Producer,
+// Consumer), django-logpipe 1.6.0 doing the same work
+// (scripts/bench_original.py in the interop venv), and Kafka's own
+// ProducerPerformance and ConsumerPerformance, and prints medians, spreads
+// and same-run ratios.
+//
+// Every measurement runs in a process of its own, started by this one, so
+// that its peak resident memory (getrusage's ru_maxrss, the kernel's VmHWM)
+// is that measurement's alone. The measurements run in interleaved rounds
+// (A B C ... A B C ...), so that a change in the machine's load touches
+// every figure alike.
+//
+//	go build -o /tmp/logpipe-bench ./internal/benchcmd
+//	/tmp/logpipe-bench -quick              # a minute, small counts: for development
+//	/tmp/logpipe-bench -md BENCHMARKS.md -svg docs/bench.svg
+//
+// The services come from the environment that scripts/services/*.sh write
+// (LOGPIPE_TEST_KAFKA_BROKERS, LOGPIPE_TEST_POSTGRES_DSN,
+// LOGPIPE_TEST_DJANGO_PYTHON, LOGPIPE_TEST_KAFKA_CLASSPATH,
+// LOGPIPE_TEST_KINESIS_ENDPOINT); a missing one leaves out what needs it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "child" {
+		if err := runChild(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "benchcmd child:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchcmd:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the parent's flags.
+type options struct {
+	rounds      int
+	send        int // records sent one at a time (Go and the original)
+	concurrent  int // records sent from 64 goroutines
+	perf        int // records of SendBatch, ProducerPerformance, read-and-dispatch, ConsumerPerformance
+	apply1      int // records applied at 1 per transaction; n per tx of k is min(apply1*k, applyMax)
+	applyMax    int
+	oneBatches  int // records of the topic of one-record batches
+	kinesis     int // records of each Kinesis measurement
+	only        string
+	profileDir  string
+	md, svg     string
+	djangoProj  string
+	childOutDir string
+}
+
+// quickDefaults are the counts of -quick.
+var quickDefaults = map[string]int{"rounds": 2, "send": 300, "concurrent": 3000, "perf": 20000,
+	"apply": 200, "apply-max": 2000, "one-batches": 3000, "kinesis": 100}
+
+func parseFlags() options {
+	var o options
+	quick := flag.Bool("quick", false, "small counts and 2 rounds, for development (about a minute and a half)")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of every measurement")
+	flag.IntVar(&o.send, "send", 2000, "records sent one at a time")
+	flag.IntVar(&o.concurrent, "concurrent", 20000, "records sent one at a time from 64 goroutines")
+	flag.IntVar(&o.perf, "perf", 200000, "records of SendBatch, ProducerPerformance, read-and-dispatch and ConsumerPerformance")
+	flag.IntVar(&o.apply1, "apply", 1000, "records applied at 1 per transaction (k per transaction: k times as many, at most -apply-max)")
+	flag.IntVar(&o.applyMax, "apply-max", 20000, "most records applied by one consume-and-apply measurement")
+	flag.IntVar(&o.oneBatches, "one-batches", 20000, "records of the topic written one record per batch (consumer memory)")
+	flag.IntVar(&o.kinesis, "kinesis", 300, "records of each Kinesis measurement (0: none)")
+	flag.StringVar(&o.only, "only", "", "run only the measurements whose name contains one of these comma-separated words")
+	flag.StringVar(&o.profileDir, "cpuprofile", "", "write a CPU profile of each Go measurement into this directory")
+	flag.StringVar(&o.md, "md", "", "rewrite the generated section of this Markdown file (BENCHMARKS.md)")
+	flag.StringVar(&o.svg, "svg", "", "write the plot to this SVG file")
+	flag.StringVar(&o.djangoProj, "django-project", "testdata/django", "the Django project of the interop tests")
+	flag.Parse()
+	if *quick {
+		// Smaller defaults; flags given explicitly still win.
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]*int{"rounds": &o.rounds, "send": &o.send, "concurrent": &o.concurrent, "perf": &o.perf,
+			"apply": &o.apply1, "apply-max": &o.applyMax, "one-batches": &o.oneBatches, "kinesis": &o.kinesis} {
+			if !set[name] {
+				*v = quickDefaults[name]
+			}
+		}
+	}
+	return o
+}
+
+// env holds the services found in the environment.
+type env struct {
+	brokers, pgDSN, python, classpath, kinesis string
+}
+
+func getenv() env {
+	return env{
+		brokers:   strings.TrimSpace(os.Getenv("LOGPIPE_TEST_KAFKA_BROKERS")),
+		pgDSN:     strings.TrimSpace(os.Getenv("LOGPIPE_TEST_POSTGRES_DSN")),
+		python:    strings.TrimSpace(os.Getenv("LOGPIPE_TEST_DJANGO_PYTHON")),
+		classpath: strings.TrimSpace(os.Getenv("LOGPIPE_TEST_KAFKA_CLASSPATH")),
+		kinesis:   strings.TrimSpace(os.Getenv("LOGPIPE_TEST_KINESIS_ENDPOINT")),
+	}
+}
+
+// sample is one measurement of one case.
+type sample struct {
+	rate  float64 // records per second
+	rssMB float64 // peak resident set of the process, MiB
+}
+
+// benchCase is one measurement, run once per round.
+type benchCase struct {
+	name  string // unique, shown in the table
+	group string
+	n     int // records
+	bound string
+	run   func(ctx context.Context, round int) (sample, error)
+}
+
+// runner runs the cases and holds what they need.
+type runner struct {
+	o       options
+	e       env
+	self    string
+	tmp     string
+	topics  []string
+	streams []string
+	pgDBs   []string
+}
+
+func run() error {
+	o := parseFlags()
+	e := getenv()
+	if e.brokers == "" {
+		return errors.New("LOGPIPE_TEST_KAFKA_BROKERS is not set: source .run/kafka.env (scripts/services/kafka.sh start)")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "logpipe-bench-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(tmp) }()
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	if abs, err := filepath.Abs(o.djangoProj); err == nil {
+		o.djangoProj = abs
+	}
+	r := &runner{o: o, e: e, self: self, tmp: tmp}
+	ctx := context.Background()
+	defer r.cleanup(ctx)
+
+	m := describeMachine(ctx, e)
+	fmt.Printf("== %s\n", m.line())
+	fmt.Println("== setup: filling the topics read by the consumers")
+	cases, err := r.setup(ctx)
+	if err != nil {
+		return err
+	}
+	if o.only != "" {
+		var kept []benchCase
+		for _, c := range cases {
+			for w := range strings.SplitSeq(o.only, ",") {
+				if w != "" && strings.Contains(c.name, w) {
+					kept = append(kept, c)
+					break
+				}
+			}
+		}
+		cases = kept
+	}
+	results := map[string][]sample{}
+	start := time.Now()
+	for round := 1; round <= o.rounds; round++ {
+		for _, c := range cases {
+			s, err := c.run(ctx, round)
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", round, c.name, err)
+			}
+			results[c.name] = append(results[c.name], s)
+			fmt.Printf("round %d  %-52s %12.0f records/s  %7.1f MiB\n", round, c.name, s.rate, s.rssMB)
+		}
+	}
+	m.finish(time.Since(start))
+	rep := report{m: m, o: o, cases: cases, results: results}
+	fmt.Println()
+	fmt.Print(rep.text())
+	if o.md != "" {
+		if err := rep.writeMarkdown(o.md); err != nil {
+			return err
+		}
+	}
+	if o.svg != "" {
+		if err := os.WriteFile(o.svg, rep.svg(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// name returns a new name for a topic, stream or database.
+func name(prefix string) string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+// child runs this program as a child measurement and returns its sample.
+func (r *runner) child(ctx context.Context, slug string, round int, args ...string) (sample, error) {
+	args = append([]string{"child", "-brokers", r.e.brokers, "-endpoint", r.e.kinesis}, args...)
+	if r.o.profileDir != "" && round > 0 {
+		args = append(args, "-cpuprofile", filepath.Join(r.o.profileDir, fmt.Sprintf("%s-r%d.pprof", slug, round)))
+	}
+	return r.exec(ctx, exec.CommandContext(ctx, r.self, args...), parseChildJSON)
+}
+
+// exec runs cmd, parses its standard output with parse and adds the peak
+// RSS of the process.
+func (r *runner) exec(ctx context.Context, cmd *exec.Cmd, parse func([]byte) (float64, error)) (sample, error) {
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return sample{}, fmt.Errorf("%s: %w\n%s%s", strings.Join(cmd.Args[:min(4, len(cmd.Args))], " "), err, tail(stdout.String()), tail(stderr.String()))
+	}
+	rate, err := parse(stdout.Bytes())
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %w\n%s%s", cmd.Args[0], err, tail(stdout.String()), tail(stderr.String()))
+	}
+	var rss float64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
+	}
+	return sample{rate: rate, rssMB: rss}, nil
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		s = "..." + s[len(s)-3000:]
+	}
+	return s
+}
+
+// parseChildJSON reads the last line of a child's output (Go's or the
+// original's): {"records": n, "seconds": s}.
+func parseChildJSON(out []byte) (float64, error) {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var res childResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
+		return 0, err
+	}
+	if res.Seconds <= 0 || res.Records <= 0 {
+		return 0, fmt.Errorf("no measure: %+v", res)
+	}
+	return float64(res.Records) / res.Seconds, nil
+}
+
+var (
+	perfRE = regexp.MustCompile(`records sent, ([\d.]+) records/sec`)
+)
+
+// parseProducerPerformance reads the summary line of ProducerPerformance.
+func parseProducerPerformance(out []byte) (float64, error) {
+	m := perfRE.FindAllSubmatch(out, -1)
+	if m == nil {
+		return 0, errors.New("no summary line")
+	}
+	return strconv.ParseFloat(string(m[len(m)-1][1]), 64)
+}
+
+// parseConsumerPerformance reads ConsumerPerformance's CSV line: its
+// fetch.nMsg.sec, the rate once the consumer has joined its group.
+func parseConsumerPerformance(out []byte) (float64, error) {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var header []string
+	for _, l := range lines {
+		f := strings.Split(l, ",")
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		if len(f) > 3 && f[0] == "start.time" {
+			header = f
+			continue
+		}
+		if header != nil && len(f) == len(header) {
+			for i, h := range header {
+				if h == "fetch.nMsg.sec" {
+					return strconv.ParseFloat(f[i], 64)
+				}
+			}
+		}
+	}
+	return 0, errors.New("no CSV line")
+}
