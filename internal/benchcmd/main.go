@@ -57,19 +57,18 @@ func main() {
 
 // options are the parent's flags.
 type options struct {
-	rounds      int
-	send        int // records sent one at a time (Go and the original)
-	concurrent  int // records sent from 64 goroutines
-	perf        int // records of SendBatch, ProducerPerformance, read-and-dispatch, ConsumerPerformance
-	apply1      int // records applied at 1 per transaction; n per tx of k is min(apply1*k, applyMax)
-	applyMax    int
-	oneBatches  int // records of the topic of one-record batches
-	kinesis     int // records of each Kinesis measurement
-	only        string
-	profileDir  string
-	md, svg     string
-	djangoProj  string
-	childOutDir string
+	rounds     int
+	send       int // records sent one at a time (Go and the original)
+	concurrent int // records sent from 64 goroutines
+	perf       int // records of SendBatch, ProducerPerformance, read-and-dispatch, ConsumerPerformance
+	apply1     int // records applied at 1 per transaction; n per tx of k is min(apply1*k, applyMax)
+	applyMax   int
+	oneBatches int // records of the topic of one-record batches
+	kinesis    int // records of each Kinesis measurement
+	only       string
+	profileDir string
+	md, svg    string
+	djangoProj string
 }
 
 // quickDefaults are the counts of -quick.
