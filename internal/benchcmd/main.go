@@ -8,7 +8,11 @@
 //
 // Every measurement runs in a process of its own, started by this one, so
 // that its peak resident memory (getrusage's ru_maxrss, the kernel's VmHWM)
-// is that measurement's alone. The measurements run in interleaved rounds
+// is that measurement's alone. The Go measurements are the program
+// internal/benchcmd/child, which this command builds (go build, so run it
+// from the module) once per combination it needs, each linking only what a
+// user's program would: Kafka alone (producers), Kafka and PostgreSQL,
+// Kafka and SQLite, or everything (Kinesis). The measurements run in interleaved rounds
 // (A B C ... A B C ...), so that a change in the machine's load touches
 // every figure alike.
 //
@@ -42,13 +46,6 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "child" {
-		if err := runChild(os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "benchcmd child:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "benchcmd:", err)
 		os.Exit(1)
@@ -140,8 +137,8 @@ type benchCase struct {
 type runner struct {
 	o       options
 	e       env
-	self    string
 	tmp     string
+	bins    map[string]string // child binaries by variant
 	topics  []string
 	streams []string
 	pgDBs   []string
@@ -152,10 +149,6 @@ func run() error {
 	e := getenv()
 	if e.brokers == "" {
 		return errors.New("LOGPIPE_TEST_KAFKA_BROKERS is not set: source .run/kafka.env (scripts/services/kafka.sh start)")
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
 	}
 	tmp, err := os.MkdirTemp("", "logpipe-bench-")
 	if err != nil {
@@ -170,9 +163,12 @@ func run() error {
 	if abs, err := filepath.Abs(o.djangoProj); err == nil {
 		o.djangoProj = abs
 	}
-	r := &runner{o: o, e: e, self: self, tmp: tmp}
+	r := &runner{o: o, e: e, tmp: tmp}
 	ctx := context.Background()
 	defer r.cleanup(ctx)
+	if err := r.buildChildren(ctx); err != nil {
+		return err
+	}
 
 	m := describeMachine(ctx, e)
 	fmt.Printf("== %s\n", m.line())
@@ -229,13 +225,43 @@ func name(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-// child runs this program as a child measurement and returns its sample.
-func (r *runner) child(ctx context.Context, slug string, round int, args ...string) (sample, error) {
-	args = append([]string{"child", "-brokers", r.e.brokers, "-endpoint", r.e.kinesis}, args...)
+// childVariants are the child binaries: the build tags of each.
+var childVariants = map[string]string{
+	"all":            "",
+	"kafka":          "nokinesis,nosqlite,nopostgres",
+	"kafka-postgres": "nokinesis,nosqlite",
+	"kafka-sqlite":   "nokinesis,nopostgres",
+}
+
+// buildChildren builds the child program once per variant.
+func (r *runner) buildChildren(ctx context.Context) error {
+	r.bins = map[string]string{}
+	for v, tags := range childVariants {
+		bin := filepath.Join(r.tmp, "child-"+v)
+		cmd := exec.CommandContext(ctx, "go", "build", "-tags", tags, "-o", bin, "github.com/logpipe-go/logpipe/internal/benchcmd/child")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build the child (%s): %w\n%s", v, err, out)
+		}
+		r.bins[v] = bin
+	}
+	return nil
+}
+
+// child runs the child program variant as one measurement and returns its
+// sample. A round of 0 is setup: no profile.
+func (r *runner) child(ctx context.Context, variant, slug string, round int, args ...string) (sample, error) {
+	args = append([]string{"-brokers", r.e.brokers, "-endpoint", r.e.kinesis}, args...)
 	if r.o.profileDir != "" && round > 0 {
 		args = append(args, "-cpuprofile", filepath.Join(r.o.profileDir, fmt.Sprintf("%s-r%d.pprof", slug, round)))
 	}
-	return r.exec(ctx, exec.CommandContext(ctx, r.self, args...), parseChildJSON)
+	return r.exec(ctx, exec.CommandContext(ctx, r.bins[variant], args...), parseChildJSON)
+}
+
+// childResult is what a child prints on its last line of output: the
+// records it handled and the seconds the measured part took.
+type childResult struct {
+	Records int     `json:"records"`
+	Seconds float64 `json:"seconds"`
 }
 
 // exec runs cmd, parses its standard output with parse and adds the peak

@@ -21,6 +21,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/logpipe-go/logpipe/format"
+	"github.com/logpipe-go/logpipe/internal/benchcmd/fixture"
 )
 
 // partitions is the partition count of every topic, and the shard count of
@@ -147,7 +148,7 @@ func recordSize() int {
 	if err != nil {
 		return 200
 	}
-	body, err := format.Marshal(person(12345))
+	body, err := format.Marshal(fixture.Person(12345))
 	if err != nil {
 		return 200
 	}
@@ -173,7 +174,7 @@ func (r *runner) fillOneRecordBatches(ctx context.Context, t string, n int) erro
 	for p := range partitions {
 		wg.Go(func() {
 			for i := p; i < n && errs[p] == nil; i += partitions {
-				msg := person(i)
+				msg := fixture.Person(i)
 				body, err := format.Marshal(msg)
 				if err != nil {
 					errs[p] = err
@@ -217,7 +218,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 		return nil, err
 	}
 	nLarge := max(o.perf, o.applyMax)
-	if _, err := r.child(ctx, "", 0, "-kind", "fill", "-topic", large, "-n", strconv.Itoa(nLarge), "-batch", "10000"); err != nil {
+	if _, err := r.child(ctx, "kafka", "", 0, "-kind", "fill", "-topic", large, "-n", strconv.Itoa(nLarge), "-batch", "10000"); err != nil {
 		return nil, fmt.Errorf("fill %s: %w", large, err)
 	}
 	one, err := r.topic(ctx, "lpbench-one-")
@@ -235,7 +236,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 		if sendStream, err = r.stream(ctx); err != nil {
 			return nil, err
 		}
-		if _, err := r.child(ctx, "", 0, "-backend", "kinesis", "-kind", "fill", "-topic", stream, "-n", strconv.Itoa(o.kinesis), "-batch", strconv.Itoa(kinesisBatch)); err != nil {
+		if _, err := r.child(ctx, "all", "", 0, "-backend", "kinesis", "-kind", "fill", "-topic", stream, "-n", strconv.Itoa(o.kinesis), "-batch", strconv.Itoa(kinesisBatch)); err != nil {
 			return nil, fmt.Errorf("fill stream %s: %w", stream, err)
 		}
 	}
@@ -249,7 +250,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 				return sample{}, err
 			}
 			defer r.dropTopic(ctx, t)
-			return r.child(ctx, slug, round, append([]string{"-topic", t}, args...)...)
+			return r.child(ctx, "kafka", slug, round, append([]string{"-topic", t}, args...)...)
 		}
 	}
 	add(benchCase{name: "Go Send, one at a time", group: "send", n: o.send, bound: "a broker round trip per record (acks=all)",
@@ -307,7 +308,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 					if err != nil {
 						return sample{}, err
 					}
-					return r.child(ctx, fmt.Sprintf("apply-%s-%d", db, tx), round, "-kind", "apply", "-topic", large, "-n", strconv.Itoa(n), "-tx", strconv.Itoa(tx), "-db", spec)
+					return r.child(ctx, "kafka-"+db, fmt.Sprintf("apply-%s-%d", db, tx), round, "-kind", "apply", "-topic", large, "-n", strconv.Itoa(n), "-tx", strconv.Itoa(tx), "-db", spec)
 				}})
 		}
 		if e.python != "" {
@@ -328,7 +329,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 			if err != nil {
 				return sample{}, err
 			}
-			return r.child(ctx, "dispatch", round, "-kind", "dispatch", "-topic", large, "-n", strconv.Itoa(o.perf), "-tx", "1000", "-db", spec)
+			return r.child(ctx, "kafka-sqlite", "dispatch", round, "-kind", "dispatch", "-topic", large, "-n", strconv.Itoa(o.perf), "-tx", "1000", "-db", spec)
 		}})
 	add(benchCase{name: "Go read and dispatch, one-record batches", group: "read", n: o.oneBatches, bound: "the broker: one record batch per record",
 		run: func(ctx context.Context, round int) (sample, error) {
@@ -336,7 +337,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 			if err != nil {
 				return sample{}, err
 			}
-			return r.child(ctx, "dispatch-one", round, "-kind", "dispatch", "-topic", one, "-n", strconv.Itoa(o.oneBatches), "-tx", "1000", "-db", spec)
+			return r.child(ctx, "kafka-sqlite", "dispatch-one", round, "-kind", "dispatch", "-topic", one, "-n", strconv.Itoa(o.oneBatches), "-tx", "1000", "-db", spec)
 		}})
 	if e.classpath != "" {
 		add(benchCase{name: "ConsumerPerformance", group: "read", n: o.perf, bound: "the broker and the CPU",
@@ -352,7 +353,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 		}
 		add(benchCase{name: "Kinesis: Go Send, one at a time", group: "kinesis", n: o.kinesis, bound: "the emulator: an HTTP round trip per record",
 			run: func(ctx context.Context, round int) (sample, error) {
-				return r.child(ctx, "kinesis-send", round, "-backend", "kinesis", "-kind", "send-one", "-topic", sendStream, "-n", k)
+				return r.child(ctx, "all", "kinesis-send", round, "-backend", "kinesis", "-kind", "send-one", "-topic", sendStream, "-n", k)
 			}})
 		if e.python != "" {
 			add(benchCase{name: "Kinesis: original send, one at a time", group: "kinesis", n: o.kinesis, bound: "the emulator",
@@ -366,7 +367,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 				if err != nil {
 					return sample{}, err
 				}
-				return r.child(ctx, "kinesis-apply", round, "-backend", "kinesis", "-kind", "apply", "-topic", stream, "-n", k, "-tx", "1", "-db", spec)
+				return r.child(ctx, "all", "kinesis-apply", round, "-backend", "kinesis", "-kind", "apply", "-topic", stream, "-n", k, "-tx", "1", "-db", spec)
 			}})
 		if e.python != "" {
 			add(benchCase{name: "Kinesis: original consume and apply, sqlite", group: "kinesis", n: o.kinesis, bound: "the emulator and SQLite's commit",

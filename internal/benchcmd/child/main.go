@@ -1,3 +1,10 @@
+// Command child is one measurement of the bench command
+// (internal/benchcmd), in a process of its own so that its peak RSS is the
+// measurement's alone. It links only what a user's program would: the
+// Kafka backend, and the Kinesis backend, SQLite and PostgreSQL unless
+// built with the tags nokinesis, nosqlite, nopostgres; the bench command
+// builds one binary per combination it runs. It prints one JSON line:
+// {"records": n, "seconds": s}.
 package main
 
 import (
@@ -13,17 +20,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/google/uuid"
-	"github.com/libtnb/sqlite"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
 	"github.com/logpipe-go/logpipe"
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/backend/kafka"
-	"github.com/logpipe-go/logpipe/backend/kinesis"
+	"github.com/logpipe-go/logpipe/internal/benchcmd/fixture"
 	"github.com/logpipe-go/logpipe/internal/people"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -52,6 +55,13 @@ type childArgs struct {
 
 // runChild parses a child's flags, runs its measurement and prints the
 // result as one JSON line.
+func main() {
+	if err := runChild(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "benchcmd child:", err)
+		os.Exit(1)
+	}
+}
+
 func runChild(args []string) error {
 	var a childArgs
 	fs := flag.NewFlagSet("child", flag.ContinueOnError)
@@ -92,17 +102,14 @@ func runChild(args []string) error {
 // settings returns the Settings of a child: the backend and, when db is
 // set, the database.
 func (a childArgs) settings(db *gorm.DB) logpipe.Settings {
-	var b backend.Backend
-	switch a.backend {
-	case "kinesis":
-		b = kinesis.New(kinesis.Config{
-			Endpoint: a.endpoint, Region: "us-east-1",
-			Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
-		})
-	default:
-		b = kafka.New(kafka.Config{Brokers: strings.Split(a.brokers, ",")})
+	s := logpipe.Settings{Backend: kafka.New(kafka.Config{Brokers: strings.Split(a.brokers, ",")}), DB: db, ProducerID: "bench"}
+	if a.backend == "kinesis" {
+		if newKinesis == nil {
+			panic("built without Kinesis (tag nokinesis)")
+		}
+		s.Backend = newKinesis(a.endpoint)
 	}
-	return logpipe.Settings{Backend: b, DB: db, ProducerID: "bench"}
+	return s
 }
 
 // startProfile starts the CPU profile when asked for one; the returned
@@ -122,22 +129,6 @@ func (a childArgs) startProfile() (func(), error) {
 	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
-// person returns message i of the benchmark topics: the fields of the
-// interop project's person i (people/fixtures.py), with records 2k and
-// 2k+1 sharing a uuid, so that applying them inserts a row, then updates
-// it.
-func person(i int) *people.PersonV1 {
-	return &people.PersonV1{
-		UUID:      people.UUID(personUUID(i / 2)),
-		FirstName: fmt.Sprintf("Given%d", i),
-		LastName:  fmt.Sprintf("Family-%d Ünïcødé \"q\" <&>\u2028\\end", i),
-	}
-}
-
-func personUUID(k int) uuid.UUID {
-	return uuid.MustParse(fmt.Sprintf("%08x-0000-4000-8000-%012x", 0, k))
-}
-
 func childSend(ctx context.Context, a childArgs) (childResult, error) {
 	p, err := logpipe.NewProducer(ctx, a.settings(nil), a.topic)
 	if err != nil {
@@ -146,12 +137,12 @@ func childSend(ctx context.Context, a childArgs) (childResult, error) {
 	defer func() { _ = p.Close() }()
 	msgs := make([]logpipe.Message, a.n)
 	for i := range msgs {
-		msgs[i] = person(i)
+		msgs[i] = fixture.Person(i)
 	}
 	if a.kind != "fill" {
 		// One record first, outside the measure: the producer's first
 		// request looks the topic up.
-		if _, err := p.Send(ctx, person(a.n)); err != nil {
+		if _, err := p.Send(ctx, fixture.Person(a.n)); err != nil {
 			return childResult{}, fmt.Errorf("first send: %w", err)
 		}
 	}
@@ -239,10 +230,24 @@ func (*noopPerson) Save(context.Context, *gorm.DB, any) error {
 func openDB(spec string) (*gorm.DB, error) {
 	cfg := &gorm.Config{Logger: logger.Discard}
 	if path, ok := strings.CutPrefix(spec, "sqlite:"); ok {
-		return gorm.Open(sqlite.Open(path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"), cfg)
+		if openSQLite == nil {
+			return nil, errors.New("built without SQLite (tag nosqlite)")
+		}
+		return gorm.Open(openSQLite(path), cfg)
 	}
-	return gorm.Open(postgres.Open(spec), cfg)
+	if openPostgres == nil {
+		return nil, errors.New("built without PostgreSQL (tag nopostgres)")
+	}
+	return gorm.Open(openPostgres(spec), cfg)
 }
+
+// The backends and databases linked in (set by the files of each build
+// tag).
+var (
+	newKinesis   func(endpoint string) backend.Backend
+	openSQLite   func(path string) gorm.Dialector
+	openPostgres func(dsn string) gorm.Dialector
+)
 
 func childConsume(ctx context.Context, a childArgs) (childResult, error) {
 	db, err := openDB(a.db)
