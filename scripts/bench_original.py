@@ -18,12 +18,14 @@ serializer.save() and the offset commit in one transaction. Measured from the
 first save to the end, as the Go side is, so that joining the consumer group
 (seconds, in kafka-python) is not counted.
 
-Prints one JSON line: {"records": n, "seconds": s}.
+Prints one JSON line: {"records": n, "seconds": s, "start_rss_mb": the
+process's peak RSS once Django is set up, before the work}.
 """
 
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -86,8 +88,9 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     a = ap.parse_args()
     setup(a.project)
+    start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     n, secs = (send if a.mode == "send" else consume)(a.topic, a.count)
-    print(json.dumps({"records": n, "seconds": secs}))
+    print(json.dumps({"records": n, "seconds": secs, "start_rss_mb": start_rss}))
 
 
 if __name__ == "__main__":

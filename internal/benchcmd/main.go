@@ -63,6 +63,7 @@ type options struct {
 	oneBatches int // records of the topic of one-record batches
 	kinesis    int // records of each Kinesis measurement
 	only       string
+	args       []string // the flags given, but -md and -svg
 	profileDir string
 	md, svg    string
 	djangoProj string
@@ -89,6 +90,16 @@ func parseFlags() options {
 	flag.StringVar(&o.svg, "svg", "", "write the plot to this SVG file")
 	flag.StringVar(&o.djangoProj, "django-project", "testdata/django", "the Django project of the interop tests")
 	flag.Parse()
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "md" || f.Name == "svg" {
+			return
+		}
+		if f.Value.String() == "true" {
+			o.args = append(o.args, "-"+f.Name)
+		} else {
+			o.args = append(o.args, "-"+f.Name+" "+f.Value.String())
+		}
+	})
 	if *quick {
 		// Smaller defaults; flags given explicitly still win.
 		set := map[string]bool{}
@@ -120,8 +131,9 @@ func getenv() env {
 
 // sample is one measurement of one case.
 type sample struct {
-	rate  float64 // records per second
-	rssMB float64 // peak resident set of the process, MiB
+	rate       float64 // records per second
+	rssMB      float64 // peak resident set of the process, MiB
+	startRSSMB float64 // its peak before the measured work (0: not known)
 }
 
 // benchCase is one measurement, run once per round.
@@ -260,27 +272,27 @@ func (r *runner) child(ctx context.Context, variant, slug string, round int, arg
 // childResult is what a child prints on its last line of output: the
 // records it handled and the seconds the measured part took.
 type childResult struct {
-	Records int     `json:"records"`
-	Seconds float64 `json:"seconds"`
+	Records    int     `json:"records"`
+	Seconds    float64 `json:"seconds"`
+	StartRSSMB float64 `json:"start_rss_mb"`
 }
 
 // exec runs cmd, parses its standard output with parse and adds the peak
 // RSS of the process.
-func (r *runner) exec(ctx context.Context, cmd *exec.Cmd, parse func([]byte) (float64, error)) (sample, error) {
+func (r *runner) exec(ctx context.Context, cmd *exec.Cmd, parse func([]byte) (sample, error)) (sample, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return sample{}, fmt.Errorf("%s: %w\n%s%s", strings.Join(cmd.Args[:min(4, len(cmd.Args))], " "), err, tail(stdout.String()), tail(stderr.String()))
 	}
-	rate, err := parse(stdout.Bytes())
+	s, err := parse(stdout.Bytes())
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %w\n%s%s", cmd.Args[0], err, tail(stdout.String()), tail(stderr.String()))
 	}
-	var rss float64
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = float64(ru.Maxrss) / 1024 // KiB on Linux
+		s.rssMB = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
-	return sample{rate: rate, rssMB: rss}, nil
+	return s, nil
 }
 
 func tail(s string) string {
@@ -292,16 +304,16 @@ func tail(s string) string {
 
 // parseChildJSON reads the last line of a child's output (Go's or the
 // original's): {"records": n, "seconds": s}.
-func parseChildJSON(out []byte) (float64, error) {
+func parseChildJSON(out []byte) (sample, error) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var res childResult
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	if res.Seconds <= 0 || res.Records <= 0 {
-		return 0, fmt.Errorf("no measure: %+v", res)
+		return sample{}, fmt.Errorf("no measure: %+v", res)
 	}
-	return float64(res.Records) / res.Seconds, nil
+	return sample{rate: float64(res.Records) / res.Seconds, startRSSMB: res.StartRSSMB}, nil
 }
 
 var (
@@ -309,17 +321,18 @@ var (
 )
 
 // parseProducerPerformance reads the summary line of ProducerPerformance.
-func parseProducerPerformance(out []byte) (float64, error) {
+func parseProducerPerformance(out []byte) (sample, error) {
 	m := perfRE.FindAllSubmatch(out, -1)
 	if m == nil {
-		return 0, errors.New("no summary line")
+		return sample{}, errors.New("no summary line")
 	}
-	return strconv.ParseFloat(string(m[len(m)-1][1]), 64)
+	v, err := strconv.ParseFloat(string(m[len(m)-1][1]), 64)
+	return sample{rate: v}, err
 }
 
 // parseConsumerPerformance reads ConsumerPerformance's CSV line: its
 // fetch.nMsg.sec, the rate once the consumer has joined its group.
-func parseConsumerPerformance(out []byte) (float64, error) {
+func parseConsumerPerformance(out []byte) (sample, error) {
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	var header []string
 	for _, l := range lines {
@@ -334,10 +347,11 @@ func parseConsumerPerformance(out []byte) (float64, error) {
 		if header != nil && len(f) == len(header) {
 			for i, h := range header {
 				if h == "fetch.nMsg.sec" {
-					return strconv.ParseFloat(f[i], 64)
+					v, err := strconv.ParseFloat(f[i], 64)
+					return sample{rate: v}, err
 				}
 			}
 		}
 	}
-	return 0, errors.New("no CSV line")
+	return sample{}, errors.New("no CSV line")
 }

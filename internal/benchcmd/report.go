@@ -22,6 +22,7 @@ type stat struct {
 	ok             bool
 	med, min, max  float64 // records/s
 	rssMed, rssMax float64 // MiB
+	startRSS       float64 // MiB, median; 0 when not known
 }
 
 func median(v []float64) float64 {
@@ -38,12 +39,13 @@ func (r report) stat(name string) stat {
 	if len(ss) == 0 {
 		return stat{}
 	}
-	var rates, rss []float64
+	var rates, rss, start []float64
 	for _, s := range ss {
 		rates = append(rates, s.rate)
 		rss = append(rss, s.rssMB)
+		start = append(start, s.startRSSMB)
 	}
-	return stat{ok: true, med: median(rates), min: slices.Min(rates), max: slices.Max(rates), rssMed: median(rss), rssMax: slices.Max(rss)}
+	return stat{ok: true, med: median(rates), min: slices.Min(rates), max: slices.Max(rates), rssMed: median(rss), rssMax: slices.Max(rss), startRSS: median(start)}
 }
 
 // target is a same-run ratio, with the issue's target when there is one.
@@ -103,6 +105,13 @@ func (t target) verdict(v float64) string {
 	return ""
 }
 
+func startRSS(s stat) string {
+	if s.startRSS <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", s.startRSS)
+}
+
 func num(v float64) string {
 	if v == math.Trunc(v) {
 		return fmt.Sprintf("%.0f×", v)
@@ -128,14 +137,14 @@ func thousands(v float64) string {
 
 func (r report) text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-58s %9s %12s %25s %10s\n", "measurement", "records", "records/s", "min – max", "peak RSS")
+	fmt.Fprintf(&b, "%-58s %9s %12s %25s %10s %16s\n", "measurement", "records", "records/s", "min – max", "peak RSS", "RSS at start")
 	for _, c := range r.cases {
 		s := r.stat(c.name)
 		if !s.ok {
 			continue
 		}
-		fmt.Fprintf(&b, "%-58s %9s %12s %25s %7.1f MiB\n", c.name, thousands(float64(c.n)), thousands(s.med),
-			thousands(s.min)+" – "+thousands(s.max), s.rssMed)
+		fmt.Fprintf(&b, "%-58s %9s %12s %25s %7.1f MiB %12s\n", c.name, thousands(float64(c.n)), thousands(s.med),
+			thousands(s.min)+" – "+thousands(s.max), s.rssMed, startRSS(s))
 	}
 	b.WriteString("\nratios (medians of this run)\n")
 	for _, t := range r.targets() {
@@ -155,14 +164,10 @@ const (
 func (r report) markdown() string {
 	var b strings.Builder
 	m := r.m
-	fmt.Fprintf(&b, "%s\n\nRun of %s (`scripts/bench", mdBegin, m.date.Format("2006-01-02 15:04 MST"))
-	if r.o.rounds != 3 {
-		fmt.Fprintf(&b, " -rounds %d", r.o.rounds)
-	}
-	b.WriteString("` and the counts below)")
-	fmt.Fprintf(&b, ": %d CPUs (%s), %.1f GiB of memory; load average %s at the start, %s at the end; %d interleaved rounds, %s in all. %s.\n\n",
+	fmt.Fprintf(&b, "%s\n\nRun of %s, `%s`: %d CPUs (%s), %.1f GiB of memory; load average (1, 5, 15 minutes) %s at the start, %s at the end; %d interleaved rounds, %s in all. %s.\n\n",
+		mdBegin, m.date.Format("2006-01-02 15:04 MST"), strings.Join(append([]string{"scripts/bench"}, r.o.args...), " "),
 		m.cpus, m.cpuModel, m.memGiB, m.loadStart, m.loadEnd, r.o.rounds, m.took.Round(1e9), strings.Join(m.versions, ", "))
-	b.WriteString("| measurement | records | records/s (median) | min – max | peak RSS (median) | what bounds it |\n|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("| measurement | records | records/s (median) | min – max | peak RSS (median) | RSS before the work | what bounds it |\n|---|---:|---:|---:|---:|---:|---|\n")
 	for _, c := range r.cases {
 		s := r.stat(c.name)
 		if !s.ok {
@@ -173,7 +178,7 @@ func (r report) markdown() string {
 		if c.group == "kinesis" {
 			rate, spread = "(emulator)", ""
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.0f MiB | %s |\n", c.name, thousands(float64(c.n)), rate, spread, s.rssMed, c.bound)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f MiB | %s | %s |\n", c.name, thousands(float64(c.n)), rate, spread, s.rssMed, startRSS(s), c.bound)
 	}
 	b.WriteString("\n| same-run ratio (medians) | ratio | target |\n|---|---:|---|\n")
 	for _, t := range r.targets() {

@@ -136,7 +136,7 @@ func (r *runner) python(ctx context.Context, djangoEnv map[string]string, args .
 }
 
 // java runs one of Kafka's tools from the broker's jars.
-func (r *runner) java(ctx context.Context, parse func([]byte) (float64, error), class string, args ...string) (sample, error) {
+func (r *runner) java(ctx context.Context, parse func([]byte) (sample, error), class string, args ...string) (sample, error) {
 	cmd := exec.CommandContext(ctx, "java", append([]string{"-Xmx512m", "-cp", r.e.classpath, class}, args...)...)
 	return r.exec(ctx, cmd, parse)
 }
@@ -298,9 +298,15 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 	for _, db := range dbs {
 		for _, tx := range []int{1, 10, 100, 1000} {
 			n := min(o.apply1*tx, o.applyMax)
-			bound := "the database's commit (fsync) per transaction"
+			bound := map[string]string{
+				"sqlite":   "SQLite's commit: an fsync of its WAL per transaction",
+				"postgres": "PostgreSQL's commit (a WAL flush) per transaction, and two round trips per record",
+			}[db]
 			if tx >= 100 {
-				bound = "the lookup and save statements (a round trip each on PostgreSQL)"
+				bound = map[string]string{
+					"sqlite":   "the CPU: the lookup and the insert or update, in process, and GORM",
+					"postgres": "two round trips to PostgreSQL per record (the lookup, then the insert or update)",
+				}[db]
 			}
 			add(benchCase{name: fmt.Sprintf("Go consume and apply, %s, %d/tx", db, tx), group: "apply-" + db, n: n, bound: bound,
 				run: func(ctx context.Context, round int) (sample, error) {
@@ -312,7 +318,7 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 				}})
 		}
 		if e.python != "" {
-			add(benchCase{name: "original consume and apply, " + db, group: "apply-" + db, n: o.apply1, bound: "the database's commit per record, and Python",
+			add(benchCase{name: "original consume and apply, " + db, group: "apply-" + db, n: o.apply1, bound: "a commit per record, its round trips, and Django and DRF's CPU per record",
 				run: func(ctx context.Context, _ int) (sample, error) {
 					_, dj, err := r.database(ctx, db)
 					if err != nil {

@@ -36,6 +36,9 @@ import (
 type childResult struct {
 	Records int     `json:"records"`
 	Seconds float64 `json:"seconds"`
+	// StartRSSMB is the process's peak RSS before the measured work: the
+	// runtime and the linked code.
+	StartRSSMB float64 `json:"start_rss_mb"`
 }
 
 // childArgs are the flags of one measurement in a child process.
@@ -79,6 +82,7 @@ func runChild(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	startRSS := peakRSS()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	var (
@@ -96,6 +100,7 @@ func runChild(args []string) error {
 	if err != nil {
 		return err
 	}
+	res.StartRSSMB = startRSS
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -291,4 +296,22 @@ func childConsume(ctx context.Context, a childArgs) (childResult, error) {
 	}
 	// From the first save to the end: n-1 records were applied in that time.
 	return childResult{Records: a.n - 1, Seconds: end.Sub(clock.first).Seconds()}, nil
+}
+
+// peakRSS returns the process's peak resident set (VmHWM) in MiB, or 0
+// when /proc is not there.
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%f kB", &kb); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
 }
