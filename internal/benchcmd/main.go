@@ -17,7 +17,7 @@
 // every figure alike.
 //
 //	go build -o /tmp/logpipe-bench ./internal/benchcmd
-//	/tmp/logpipe-bench -quick              # a minute, small counts: for development
+//	/tmp/logpipe-bench -quick              # small counts, 2 rounds: for development
 //	/tmp/logpipe-bench -md BENCHMARKS.md -svg docs/bench.svg
 //
 // The services come from the environment that scripts/services/*.sh write
@@ -75,7 +75,7 @@ var quickDefaults = map[string]int{"rounds": 2, "send": 300, "concurrent": 3000,
 
 func parseFlags() options {
 	var o options
-	quick := flag.Bool("quick", false, "small counts and 2 rounds, for development (about a minute and a half)")
+	quick := flag.Bool("quick", false, "small counts and 2 rounds, for development")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of every measurement")
 	flag.IntVar(&o.send, "send", 2000, "records sent one at a time")
 	flag.IntVar(&o.concurrent, "concurrent", 20000, "records sent one at a time from 64 goroutines")
