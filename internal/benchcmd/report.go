@@ -67,7 +67,7 @@ func (r report) targets() []target {
 		{what: "SQLite, 100 records/tx, vs the original", num: sq + "100/tx", den: "original consume and apply, sqlite"},
 		{what: "read and dispatch vs ConsumerPerformance", num: "Go read and dispatch, no-op save, 1000/tx", den: "ConsumerPerformance", atLeast: 0.25},
 		{what: "SendBatch (10,000 a call) vs tuned ProducerPerformance", num: "Go SendBatch, 10000 a call", den: "ProducerPerformance, batch.size=1048576 linger.ms=10", atLeast: 1,
-			comment: fmt.Sprintf("at %d records", r.o.perf)},
+			comment: "at " + thousands(float64(r.o.perf)) + " records"},
 		{what: "SendBatch (10,000 a call) vs ProducerPerformance, defaults", num: "Go SendBatch, 10000 a call", den: "ProducerPerformance, defaults"},
 		{what: "Send one at a time vs the original", num: "Go Send, one at a time", den: "original send, one at a time"},
 		{what: fmt.Sprintf("Send from %d goroutines vs the original one at a time", goroutines), num: fmt.Sprintf("Go Send, %d goroutines", goroutines), den: "original send, one at a time"},
