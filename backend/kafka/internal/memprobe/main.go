@@ -139,7 +139,7 @@ func runFill(cfg kafka.Config, topic, how string, n, partitions, size int) error
 		if err != nil {
 			return err
 		}
-		defer p.Close()
+		defer func() { _ = p.Close() }()
 		for sent := 0; sent < n; sent += 10000 {
 			msgs := make([]backend.Message, min(10000, n-sent))
 			for i := range msgs {
@@ -170,7 +170,7 @@ func runConsume(cfg kafka.Config, topic string, n int) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	startRSS := peakRSS()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -200,12 +200,12 @@ func runConsume(cfg kafka.Config, topic string, n int) error {
 	return nil
 }
 
-func writeProfile(path string) error {
+func writeProfile(path string) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { err = errors.Join(err, f.Close()) }()
 	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 
