@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -176,8 +177,11 @@ func run() error {
 		o.djangoProj = abs
 	}
 	r := &runner{o: o, e: e, tmp: tmp}
-	ctx := context.Background()
-	defer r.cleanup(ctx)
+	// Interrupted, the children are killed and the topics, streams and
+	// databases made so far are still removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	defer r.cleanup(context.Background())
 	if err := r.buildChildren(ctx); err != nil {
 		return err
 	}
@@ -202,19 +206,27 @@ func run() error {
 		cases = kept
 	}
 	results := map[string][]sample{}
+	var failures []string
 	start := time.Now()
 	for round := 1; round <= o.rounds; round++ {
 		for _, c := range cases {
 			s, err := c.run(ctx, round)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if err != nil {
-				return fmt.Errorf("round %d, %s: %w", round, c.name, err)
+				// One failed measurement does not lose the run: it is
+				// reported, and its median is of the rounds that worked.
+				failures = append(failures, fmt.Sprintf("round %d, %s: %v", round, c.name, firstLine(err)))
+				fmt.Fprintf(os.Stderr, "round %d  %s FAILED: %v\n", round, c.name, err)
+				continue
 			}
 			results[c.name] = append(results[c.name], s)
 			fmt.Printf("round %d  %-52s %12.0f records/s  %7.1f MiB\n", round, c.name, s.rate, s.rssMB)
 		}
 	}
 	m.finish(time.Since(start))
-	rep := report{m: m, o: o, cases: cases, results: results}
+	rep := report{m: m, o: o, cases: cases, results: results, failures: failures}
 	fmt.Println()
 	fmt.Print(rep.text())
 	if o.md != "" {
@@ -226,6 +238,9 @@ func run() error {
 		if err := os.WriteFile(o.svg, rep.svg(), 0o644); err != nil {
 			return err
 		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%d measurements failed", len(failures))
 	}
 	return nil
 }
@@ -293,6 +308,11 @@ func (r *runner) exec(ctx context.Context, cmd *exec.Cmd, parse func([]byte) (sa
 		s.rssMB = float64(ru.Maxrss) / 1024 // KiB on Linux
 	}
 	return s, nil
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }
 
 func tail(s string) string {

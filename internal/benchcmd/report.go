@@ -11,10 +11,11 @@ import (
 
 // report turns the samples of a run into a table, ratios and a plot.
 type report struct {
-	m       *machine
-	o       options
-	cases   []benchCase
-	results map[string][]sample
+	m        *machine
+	o        options
+	cases    []benchCase
+	results  map[string][]sample
+	failures []string
 }
 
 // stat is the median and spread of one case's samples.
@@ -152,6 +153,9 @@ func (r report) text() string {
 			fmt.Fprintf(&b, "%-80s %8.2f  %s\n", t.what, v, strings.ReplaceAll(t.verdict(v), "**", ""))
 		}
 	}
+	for _, f := range r.failures {
+		fmt.Fprintf(&b, "FAILED: %s\n", f)
+	}
 	fmt.Fprintf(&b, "\n%s; load average at the end %s; %d rounds, %s\n", r.m.line(), r.m.loadEnd, r.o.rounds, r.m.took.Round(1e9))
 	return b.String()
 }
@@ -191,6 +195,12 @@ func (r report) markdown() string {
 			what += " (" + t.comment + ")"
 		}
 		fmt.Fprintf(&b, "| %s | %.2f | %s |\n", what, v, t.verdict(v))
+	}
+	if len(r.failures) > 0 {
+		b.WriteString("\nMeasurements that failed (their medians are of the other rounds):\n\n")
+		for _, f := range r.failures {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
 	}
 	b.WriteString("\n" + mdEnd + "\n")
 	return b.String()
