@@ -39,6 +39,7 @@ type migration struct {
 // change or renumber one that has been released (CHANGELOG.md lists them).
 var migrations = []migration{
 	{1, "django-logpipe's offsets tables (logpipe_kafkaoffset, logpipe_kinesisoffset), unless Django created them", createOffsetTables},
+	{2, "logpipe_deadletter: records a consumer could not apply", createDeadLetterTable},
 }
 
 // LatestSchemaVersion is the version Migrate brings a database to.
