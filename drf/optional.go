@@ -38,7 +38,14 @@ var ErrAbsentRendered = errors.New("drf: an absent Optional field was rendered; 
 //   - a value otherwise, decoded as T decodes.
 //
 // It renders the same way: tagged omitzero, an absent Optional is left out;
-// null renders null. In a database column, absent and null are both NULL.
+// null renders null.
+//
+// Optional is meant for message fields. It is a column type too (absent
+// and null are both written as NULL; database/sql reads NULL as null), but
+// GORM does not call Scan for NULL and leaves the field as it was: a NULL
+// read by GORM into a new row is the zero Optional, absent. For model
+// columns prefer *T, and copy with Apply (message to row) and OptionalOf
+// (row to message).
 type Optional[T any] struct {
 	value T
 	state presence
