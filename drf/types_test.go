@@ -1,7 +1,6 @@
 package drf_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -133,11 +132,7 @@ func TestMsgpackCarriesTheSameValues(t *testing.T) {
 	tip, ok := out.Tip.Get()
 	assert.True(t, ok)
 	assert.Equal(t, "0.00", tip.String())
-	var a, b any
-	require.NoError(t, json.Unmarshal(in.Data.Bytes(), &a))
-	require.NoError(t, json.Unmarshal(out.Data.Bytes(), &b))
-	assert.Equal(t, a, b)
-	t.Logf("json field after msgpack: %s", out.Data)
+	assert.Equal(t, in.Data.String(), out.Data.String(), "keys keep their order")
 }
 
 func TestDateTimeInZone(t *testing.T) {

@@ -61,6 +61,7 @@ func (Msgpack) ParseBody(body []byte) (Fields, error) {
 	}
 	r := bytes.NewReader(body)
 	dec := msgpack.NewDecoder(r)
+	dec.SetMapDecoder(decodeOrderedMsgpackMap) // nested maps keep their key order
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
 		return f, fmt.Errorf("%w: msgpack: %w", ErrInvalidBody, err)
@@ -96,15 +97,12 @@ func (Msgpack) ParseBody(body []byte) (Fields, error) {
 }
 
 // decodeJSON decodes JSON into generic values, keeping integers as int64
-// (or uint64) and other numbers as float64, as Python does.
+// (or uint64) and other numbers as float64, as Python does, and objects'
+// keys in their order.
 func decodeJSON(raw json.RawMessage) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return numbers(v), nil
+	return decodeOrderedJSON(dec)
 }
 
 func numbers(v any) any {
@@ -142,6 +140,10 @@ func binAsText(v any) any {
 	case map[string]any:
 		for k, e := range t {
 			t[k] = binAsText(e)
+		}
+	case *orderedMap:
+		for i, e := range t.vals {
+			t.vals[i] = binAsText(e)
 		}
 	case []any:
 		for i, e := range t {
