@@ -1,6 +1,7 @@
 package drf
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -120,7 +121,13 @@ func (o Optional[T]) MarshalJSON() ([]byte, error) {
 	case null:
 		return []byte("null"), nil
 	case present:
-		return json.Marshal(o.value)
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // <, > and & as they are, as DRF renders them
+		if err := enc.Encode(o.value); err != nil {
+			return nil, err
+		}
+		return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 	}
 	return nil, ErrAbsentRendered
 }

@@ -130,9 +130,14 @@ func numbers(v any) any {
 
 // binAsText turns msgpack bin values that hold UTF-8 into strings, as the
 // original's JSON renderer does with bytes; other bin values stay []byte
-// (base64 in JSON).
+// (base64 in JSON). Floats stay floats in JSON (1.0, not 1), as Python
+// renders them.
 func binAsText(v any) any {
 	switch t := v.(type) {
+	case float64:
+		return jsonFloat(t)
+	case float32:
+		return jsonFloat(t)
 	case []byte:
 		if utf8.Valid(t) {
 			return string(t)
@@ -151,4 +156,21 @@ func binAsText(v any) any {
 		}
 	}
 	return v
+}
+
+// jsonFloat is a float that renders as a JSON number a reader still sees
+// as a float: "1.0", not "1" (Python's json writes 1.0 for a float).
+type jsonFloat float64
+
+// MarshalJSON renders the float like encoding/json, with ".0" added to an
+// integral value. NaN and infinities fail, as in encoding/json.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(float64(f))
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.ContainsAny(b, ".eE") {
+		b = append(b, ".0"...)
+	}
+	return b, nil
 }
