@@ -18,6 +18,11 @@ import (
 // maxDecimalString is DRF's DecimalField.MAX_STRING_LENGTH.
 const maxDecimalString = 1000
 
+// maxExponent bounds a parsed decimal's exponent, so that no value renders
+// to more than about this many digits (PostgreSQL's numeric holds 131072
+// before the point and 16383 after).
+const maxExponent = 16383
+
 // Decimal is a DRF DecimalField value: an exact decimal number that travels
 // as a JSON string ("12.30"), DRF's default (COERCE_DECIMAL_TO_STRING).
 //
@@ -99,7 +104,7 @@ func parseDecimalText(s string) (Decimal, error) {
 		}
 		expText = strings.TrimLeft(expText, "0")
 		if len(expText) > 12 {
-			return Decimal{}, newError(CodeMaxDigits, "Ensure that there are not this many digits in total.")
+			return Decimal{}, newError(CodeMaxDigits, "Ensure that there are no more than %d digits in total.", maxExponent)
 		}
 		for _, c := range expText {
 			exp = exp*10 + int64(c-'0')
@@ -107,8 +112,10 @@ func parseDecimalText(s string) (Decimal, error) {
 		exp *= sign
 	}
 	exp -= int64(len(frac))
-	if exp > math.MaxInt32/2 || exp < math.MinInt32/2 {
-		return Decimal{}, newError(CodeMaxDigits, "Ensure that there are not this many digits in total.")
+	if exp > maxExponent || exp < -maxExponent {
+		// DRF would refuse it for max_digits (or render megabytes of
+		// zeros without limits); PostgreSQL's numeric cannot hold it.
+		return Decimal{}, newError(CodeMaxDigits, "Ensure that there are no more than %d digits in total.", maxExponent)
 	}
 	coef, ok := new(big.Int).SetString(intPart+frac, 10)
 	if !ok {

@@ -33,8 +33,7 @@ func invalidJSON() error { return newError(CodeInvalid, "Value must be valid JSO
 func ParseJSON(data []byte) (JSON, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var out []byte
-	out, err := normalizeJSON(dec, out)
+	out, err := normalizeJSON(dec, nil, 0)
 	if err != nil {
 		return JSON{}, err
 	}
@@ -138,8 +137,15 @@ func (JSON) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
 	return "text"
 }
 
+// maxJSONDepth bounds how deeply a JSON value may nest (Python's parser
+// stops at about the same depth).
+const maxJSONDepth = 1000
+
 // normalizeJSON reads one value from dec and appends DRF's rendering of it.
-func normalizeJSON(dec *json.Decoder, out []byte) ([]byte, error) {
+func normalizeJSON(dec *json.Decoder, out []byte, depth int) ([]byte, error) {
+	if depth > maxJSONDepth {
+		return nil, invalidJSON()
+	}
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, invalidJSON()
@@ -153,7 +159,7 @@ func normalizeJSON(dec *json.Decoder, out []byte) ([]byte, error) {
 				if i > 0 {
 					out = append(out, ',')
 				}
-				if out, err = normalizeJSON(dec, out); err != nil {
+				if out, err = normalizeJSON(dec, out, depth+1); err != nil {
 					return nil, err
 				}
 			}
@@ -173,7 +179,7 @@ func normalizeJSON(dec *json.Decoder, out []byte) ([]byte, error) {
 				if !ok {
 					return nil, invalidJSON()
 				}
-				v, err := normalizeJSON(dec, nil)
+				v, err := normalizeJSON(dec, nil, depth+1)
 				if err != nil {
 					return nil, err
 				}

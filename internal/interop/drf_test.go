@@ -171,7 +171,9 @@ func goDec(t *testing.T, s string, digits, places int) drf.Decimal {
 // every type; the first order is then updated without its note (absent:
 // unchanged) and with a null note (cleared).
 func goOrderMessages(t *testing.T) []*OrderV1 {
-	id := func(i int) uuid.UUID { return uuid.MustParse("0b0e0000-0000-4000-8000-00000000000" + string(rune('0'+i))) }
+	id := func(i int) uuid.UUID {
+		return uuid.MustParse("0b0e0000-0000-4000-8000-00000000000" + string(rune('0'+i)))
+	}
 	day := 24 * time.Hour
 	first := &OrderV1{
 		UUID: id(1), Total: goDec(t, "-12.3", 10, 2), Big: goDec(t, "99999999999999999999999999999999999.999999999999999999999999999999", 65, 30),
