@@ -16,13 +16,30 @@ import (
 type orderedMap struct {
 	keys []string
 	vals []any
+	idx  map[string]int // key positions, once there are many keys
 }
 
 func (m *orderedMap) set(k string, v any) {
-	for i, existing := range m.keys {
-		if existing == k {
+	if m.idx == nil && len(m.keys) >= 16 {
+		m.idx = make(map[string]int, 2*len(m.keys))
+		for i, key := range m.keys {
+			if _, dup := m.idx[key]; !dup {
+				m.idx[key] = i
+			}
+		}
+	}
+	if m.idx != nil {
+		if i, ok := m.idx[k]; ok {
 			m.vals[i] = v
 			return
+		}
+		m.idx[k] = len(m.keys)
+	} else {
+		for i, existing := range m.keys {
+			if existing == k {
+				m.vals[i] = v
+				return
+			}
 		}
 	}
 	m.keys = append(m.keys, k)

@@ -48,3 +48,14 @@ func TestMsgpackKeepsFloats(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `{"f":1.0,"i":1,"n":-0.0,"e":10000000000000000.0,"s":0.5}`, string(env.Message))
 }
+
+// Many keys, some repeated: first position, last value, in linear time.
+func TestOrderedMapManyKeys(t *testing.T) {
+	m := &orderedMap{}
+	for i := 0; i < 100000; i++ {
+		m.set(string(rune('a'+i%26))+string(rune('a'+i/26%26))+string(rune('a'+i/676%26)), i)
+	}
+	assert.Len(t, m.keys, 17576)
+	assert.Equal(t, "aaa", m.keys[0])
+	assert.Equal(t, 87880, m.vals[0])
+}
