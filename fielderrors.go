@@ -80,7 +80,11 @@ func messageFields(t reflect.Type) []messageField {
 	var out []messageField
 	seen := map[string]bool{}
 	for _, f := range reflect.VisibleFields(t) {
-		if !f.IsExported() || f.Anonymous && f.Tag.Get("json") == "" && f.Type.Kind() == reflect.Struct {
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if !f.IsExported() || f.Anonymous && f.Tag.Get("json") == "" && ft.Kind() == reflect.Struct {
 			continue
 		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")

@@ -149,3 +149,26 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 	}
 	require.True(t, errors.Is(drf.ErrInvalid, drf.ErrInvalid))
 }
+
+// A field promoted from an embedded pointer is named too.
+func TestValidationErrorNamesPromotedField(t *testing.T) {
+	s, b := memorySettings(t)
+	c, err := logpipe.NewConsumer(s, "invoices", logpipe.WithThrowErrors())
+	require.NoError(t, err)
+	require.NoError(t, c.Register(&InvoiceV2Pointer2{}))
+	sendRaw(t, b, "invoices", "1", []byte(`json:{"type":"invoice","version":2,"message":{"id":1,"total":"x","note":"n"}}`))
+	err = runIdle(t, c)
+	var ve *logpipe.ValidationError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, "total", ve.Field)
+	assert.Equal(t, "total: A valid number is required.", ve.Error())
+}
+
+// InvoiceV2Pointer2 embeds *InvoiceV1 and declares its own Save.
+type InvoiceV2Pointer2 struct {
+	*InvoiceV1
+	Note string `json:"note"`
+}
+
+func (*InvoiceV2Pointer2) Version() int                              { return 2 }
+func (*InvoiceV2Pointer2) Save(context.Context, *gorm.DB, any) error { return nil }
