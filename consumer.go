@@ -167,6 +167,10 @@ func (c *Consumer) Register(serializers ...Serializer) error {
 			errs = append(errs, fmt.Errorf("logpipe: Register(%T): a serializer must be a pointer to a struct", s))
 			continue
 		}
+		if err := checkOwnSave(t); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		mt, v := s.MessageType(), s.Version()
 		if d.types[mt] == nil {
 			d.types[mt] = map[int]reflect.Type{}

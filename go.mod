@@ -13,6 +13,7 @@ require (
 	github.com/libtnb/sqlite v1.2.2
 	github.com/segmentio/encoding v0.5.4
 	github.com/segmentio/kafka-go v0.4.51
+	github.com/shopspring/decimal v1.6.0
 	github.com/stretchr/testify v1.12.1
 	github.com/vmihailenco/msgpack/v5 v5.4.1
 	github.com/xdg-go/stringprep v1.0.4
