@@ -21,6 +21,9 @@ import (
 type Change struct {
 	ID string `json:"id"`
 	N  int    `json:"n"`
+	// Attempt names the transaction that sent it, so that a test can tell
+	// a rolled-back change from the committed one that reused its N.
+	Attempt string `json:"attempt,omitempty"`
 }
 
 func (*Change) MessageType() string { return "change" }

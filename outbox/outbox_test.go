@@ -287,7 +287,7 @@ type Entity struct {
 // change commits one change of entity id: the row locked, N incremented,
 // the new state sent, committed, or rolled back when rollback is true. It
 // returns the new N (committed or not).
-func change(ctx context.Context, db *gorm.DB, w *outbox.Writer, id string, rollback bool) (int, error) {
+func change(ctx context.Context, db *gorm.DB, w *outbox.Writer, id, attempt string, rollback bool) (int, error) {
 	errRollback := errors.New("rolled back on purpose")
 	var n int
 	err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -309,7 +309,7 @@ func change(ctx context.Context, db *gorm.DB, w *outbox.Writer, id string, rollb
 		if err := tx.Model(&Entity{}).Where("id = ?", id).Update("n", e.N).Error; err != nil {
 			return err
 		}
-		if _, err := w.Send(ctx, tx, &Change{ID: id, N: e.N}); err != nil {
+		if _, err := w.Send(ctx, tx, &Change{ID: id, N: e.N, Attempt: attempt}); err != nil {
 			return err
 		}
 		if rollback {
@@ -349,7 +349,7 @@ func TestReplicasKeepPerKeyOrder(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range perWriter {
-				if _, err := change(ctx, db, w, fmt.Sprintf("e%02d", (g*7+i)%keys), i%10 == 3); err != nil {
+				if _, err := change(ctx, db, w, fmt.Sprintf("e%02d", (g*7+i)%keys), "", i%10 == 3); err != nil {
 					errs <- err
 					return
 				}
