@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe"
@@ -38,6 +39,8 @@ type relayConfig struct {
 	batchSize    int
 	name         string
 	topics       []string
+	listen       bool
+	listenDSN    string
 }
 
 // WithPollInterval sets how long the relay waits before looking again when
@@ -74,10 +77,11 @@ func WithTopics(topics ...string) Option {
 // factory of a logpipe.Registry. Several relays (replicas) may run on one
 // database; see the package documentation for what they guarantee.
 type Relay struct {
-	settings logpipe.Settings
-	cfg      relayConfig
-	log      *slog.Logger
-	holder   string
+	settings  logpipe.Settings
+	cfg       relayConfig
+	log       *slog.Logger
+	holder    string
+	listenCfg *pgx.ConnConfig // nil unless WithListen
 }
 
 var _ logpipe.Runner = (*Relay)(nil)
@@ -114,15 +118,26 @@ func NewRelay(s logpipe.Settings, opts ...Option) (*Relay, error) {
 	if cfg.name == "" || len(cfg.name) > 100 {
 		errs = append(errs, fmt.Errorf("WithName(%q): must have 1 to 100 characters", cfg.name))
 	}
+	var listen *pgx.ConnConfig
+	if cfg.listen {
+		var err error
+		if listen, err = parseListenDSN(cfg.listenDSN); err != nil {
+			errs = append(errs, err)
+		}
+		if s.DB != nil && s.DB.Name() != "postgres" {
+			errs = append(errs, fmt.Errorf("WithListen: LISTEN/NOTIFY is PostgreSQL's, and Settings.DB is %s", s.DB.Name()))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("logpipe/outbox: invalid relay settings:\n%w", err)
 	}
 	host, _ := os.Hostname()
 	return &Relay{
-		settings: s,
-		cfg:      cfg,
-		log:      cmp.Or(s.Logger, slog.Default()).With("relay", cfg.name),
-		holder:   host + ":" + strconv.Itoa(os.Getpid()),
+		settings:  s,
+		cfg:       cfg,
+		log:       cmp.Or(s.Logger, slog.Default()).With("relay", cfg.name),
+		holder:    host + ":" + strconv.Itoa(os.Getpid()),
+		listenCfg: listen,
 	}, nil
 }
 
@@ -159,6 +174,23 @@ func (r *Relay) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, fmt.Errorf("logpipe/outbox: relay %q: close producer: %w", r.cfg.name, cerr))
 		}
 	}()
+	var wake chan struct{} // nil, never ready, without WithListen
+	if r.listenCfg != nil {
+		lctx, cancel := context.WithCancel(ctx)
+		wake = make(chan struct{}, 1)
+		done := make(chan struct{})
+		go func() { defer close(done); r.listen(lctx, r.listenCfg, wake) }()
+		defer func() { cancel(); <-done }()
+	}
+	idle := func() {
+		t := time.NewTimer(r.cfg.pollInterval)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-wake:
+		}
+	}
 	retry := backoff.Backoff{Policy: retryPolicy}
 	for ctx.Err() == nil {
 		n, err := r.relayBatch(ctx, p)
@@ -167,7 +199,7 @@ func (r *Relay) Run(ctx context.Context) (err error) {
 			return nil
 		case errors.Is(err, errBusy):
 			retry.Reset()
-			_ = wait.Sleep(ctx, r.cfg.pollInterval)
+			idle()
 		case err != nil:
 			d := retry.Next()
 			r.log.Warn("logpipe/outbox: batch not sent; trying again", "error", err, "retry_in", d, "retries", retry.Retries())
@@ -175,7 +207,7 @@ func (r *Relay) Run(ctx context.Context) (err error) {
 		default:
 			retry.Reset()
 			if n < r.cfg.batchSize {
-				_ = wait.Sleep(ctx, r.cfg.pollInterval)
+				idle()
 			}
 		}
 	}

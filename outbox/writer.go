@@ -44,12 +44,13 @@ type Entry struct {
 type Writer struct {
 	topic    string
 	settings logpipe.Settings
+	notify   bool
 }
 
 // NewWriter returns a writer for topic with the Format and ProducerID of
 // s. s needs no Backend or DB: the writer writes through the transaction
-// each Send is given.
-func NewWriter(s logpipe.Settings, topic string) (*Writer, error) {
+// each Send is given. Options: WithNotify.
+func NewWriter(s logpipe.Settings, topic string, opts ...WriterOption) (*Writer, error) {
 	if topic == "" {
 		return nil, errors.New("logpipe/outbox: NewWriter needs a topic")
 	}
@@ -59,7 +60,13 @@ func NewWriter(s logpipe.Settings, topic string) (*Writer, error) {
 	if _, err := format.Lookup(cmp.Or(s.Format, format.Default)); err != nil {
 		return nil, fmt.Errorf("logpipe/outbox: Settings.Format: %w", err)
 	}
-	return &Writer{topic: topic, settings: s}, nil
+	w := &Writer{topic: topic, settings: s}
+	for _, o := range opts {
+		if o != nil {
+			o(w)
+		}
+	}
+	return w, nil
 }
 
 // Topic returns the topic or stream the writer's records go to.
@@ -119,6 +126,12 @@ func (w *Writer) Send(ctx context.Context, tx *gorm.DB, msg logpipe.Message, hea
 		w.topic, key, seq, rec.Value, hdrs, time.Now().UTC()).Scan(&e.ID).Error
 	if err != nil {
 		return Entry{}, fmt.Errorf("logpipe/outbox: send to %s (key %q): insert: %w", w.topic, rec.Key, err)
+	}
+	if w.notify && tx.Name() == "postgres" {
+		// Delivered at commit; several in one transaction are one.
+		if err := db.Exec("SELECT pg_notify(?, '')", NotifyChannel).Error; err != nil {
+			return Entry{}, fmt.Errorf("logpipe/outbox: send to %s (key %q): notify: %w", w.topic, rec.Key, err)
+		}
 	}
 	return e, nil
 }
