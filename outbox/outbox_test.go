@@ -450,3 +450,26 @@ func (c *ChangeSerializer) Save(context.Context, *gorm.DB, any) error {
 	multiApplied.add(c.N)
 	return nil
 }
+
+// TestRelayFromTheRegistry: a consumer factory may return a relay.
+func TestRelayFromTheRegistry(t *testing.T) {
+	db := testenv.SQLite(t)
+	broker := memory.NewBroker()
+	require.NoError(t, broker.CreateTopic("t", 1))
+	reg := &logpipe.Registry{}
+	reg.Register(func(s logpipe.Settings) (logpipe.Runner, error) {
+		return outbox.NewRelay(s, outbox.WithPollInterval(10*time.Millisecond))
+	})
+	s := logpipe.Settings{Backend: broker, DB: db, Logger: quiet}
+	require.NoError(t, db.Transaction(func(tx *gorm.DB) error {
+		_, err := outbox.Send(context.Background(), tx, s, "t", &Change{ID: "r", N: 1})
+		return err
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- reg.Run(ctx, s) }()
+	waitDrained(t, db, 30*time.Second)
+	cancel()
+	require.NoError(t, <-done)
+	assert.Len(t, broker.Records("t", 0), 1)
+}

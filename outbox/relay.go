@@ -25,6 +25,7 @@ const (
 	DefaultPollInterval = 500 * time.Millisecond
 	DefaultBatchSize    = 100
 	DefaultName         = "default"
+	DefaultHoldTimeout  = 2 * time.Minute
 )
 
 // retryPolicy spaces the retries of a batch that could not be sent or
@@ -41,6 +42,7 @@ type relayConfig struct {
 	topics       []string
 	listen       bool
 	listenDSN    string
+	holdTimeout  time.Duration
 }
 
 // WithPollInterval sets how long the relay waits before looking again when
@@ -63,6 +65,18 @@ func WithBatchSize(n int) Option {
 // disjoint WithTopics. Default DefaultName.
 func WithName(name string) Option {
 	return func(c *relayConfig) { c.name = name }
+}
+
+// WithHoldTimeout bounds how long a relay holds its lock while it sends one
+// batch. The relay gives up a send after half of it; on PostgreSQL the
+// batch transaction also sets idle_in_transaction_session_timeout to it, so
+// that the server ends the session of a relay whose host vanished without
+// closing its connection, and another replica takes over within d rather
+// than when TCP keepalive notices (hours, by default). Keep it well above
+// the backend's send timeout (Kafka: SendTimeout, 10 s by default). Default
+// DefaultHoldTimeout (2 minutes).
+func WithHoldTimeout(d time.Duration) Option {
+	return func(c *relayConfig) { c.holdTimeout = d }
 }
 
 // WithTopics limits the relay to the records of these topics. Default: every
@@ -90,7 +104,7 @@ var _ logpipe.Runner = (*Relay)(nil)
 // s.Backend, logging to s.Logger. Every problem with s and opts is reported
 // at once. It starts nothing: Run does the work.
 func NewRelay(s logpipe.Settings, opts ...Option) (*Relay, error) {
-	cfg := relayConfig{pollInterval: DefaultPollInterval, batchSize: DefaultBatchSize, name: DefaultName}
+	cfg := relayConfig{pollInterval: DefaultPollInterval, batchSize: DefaultBatchSize, name: DefaultName, holdTimeout: DefaultHoldTimeout}
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -111,6 +125,9 @@ func NewRelay(s logpipe.Settings, opts ...Option) (*Relay, error) {
 	}
 	if cfg.pollInterval <= 0 {
 		errs = append(errs, fmt.Errorf("WithPollInterval(%s): must be positive", cfg.pollInterval))
+	}
+	if cfg.holdTimeout < 2*time.Millisecond {
+		errs = append(errs, fmt.Errorf("WithHoldTimeout(%s): must be positive (and well above the send timeout)", cfg.holdTimeout))
 	}
 	if cfg.batchSize <= 0 {
 		errs = append(errs, fmt.Errorf("WithBatchSize(%d): must be positive", cfg.batchSize))
@@ -246,6 +263,10 @@ func (r *Relay) relayBatch(ctx context.Context, p backend.Producer) (n int, err 
 		if len(names) == 0 {
 			return 0, errBusy
 		}
+		// SET takes no parameters; the value is an integer of ours.
+		if err := tx.Exec(fmt.Sprintf("SET LOCAL idle_in_transaction_session_timeout = %d", r.cfg.holdTimeout.Milliseconds())).Error; err != nil {
+			return 0, fmt.Errorf("set the hold timeout: %w", err)
+		}
 	}
 	markHolder := func() error {
 		if err := tx.Exec("UPDATE "+offsetstore.OutboxRelayTable+" SET holder = ?, updated_at = ? WHERE name = ?", r.holder, now, r.cfg.name).Error; err != nil {
@@ -285,7 +306,10 @@ func (r *Relay) relayBatch(ctx context.Context, p backend.Producer) (n int, err 
 		}
 		msgs[i], ids[i] = m, rw.ID
 	}
-	if err := send(ctx, p, msgs); err != nil {
+	sendCtx, cancel := context.WithTimeout(ctx, r.cfg.holdTimeout/2)
+	err = send(sendCtx, p, msgs)
+	cancel()
+	if err != nil {
 		return 0, &SendError{FirstID: ids[0], LastID: ids[len(ids)-1], Records: len(ids), Topic: rows[0].Topic, Key: rows[0].MsgKey, Err: err}
 	}
 	if tx.Name() == "postgres" {
