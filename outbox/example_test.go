@@ -59,6 +59,7 @@ func Example() {
 	}
 	settings := logpipe.Settings{Backend: broker, DB: db, ProducerID: "billing"}
 
+	// readme:begin outbox
 	orders, err := outbox.NewWriter(settings, "orders")
 	if err != nil {
 		log.Fatal(err)
@@ -74,6 +75,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// readme:end outbox
 	_ = db.Transaction(func(tx *gorm.DB) error {
 		if _, err := orders.Send(ctx, tx, &OrderV1{Number: "A-2", Total: 7}); err != nil {
 			return err
