@@ -227,6 +227,10 @@ func TestCrashesAndABrokerRestartLoseNothing(t *testing.T) {
 		partitions      = 3
 		killEvery       = 400 * time.Millisecond
 		stopBrokerAt    = 8 // after this many kills
+		// hold is a pause of the relay processes between the broker's
+		// acknowledgement and the deletion, so that kills land there
+		// often and the duplicates they cause are counted.
+		hold = 100 * time.Millisecond
 	)
 	db, dsn := testenv.PostgresDSN(t)
 	require.NoError(t, offsetstore.Migrate(context.Background(), db))
@@ -239,7 +243,7 @@ func TestCrashesAndABrokerRestartLoseNothing(t *testing.T) {
 	topic := testenv.Name("outbox-crash")
 	k.CreateTopic(topic, partitions)
 
-	fleet := &relayFleet{t: t, bin: bin, env: []string{"RELAYPROC_DSN=" + dsn, "RELAYPROC_BROKERS=" + k.addr, "RELAYPROC_BATCH=" + strconv.Itoa(batch)}}
+	fleet := &relayFleet{t: t, bin: bin, env: []string{"RELAYPROC_DSN=" + dsn, "RELAYPROC_BROKERS=" + k.addr, "RELAYPROC_BATCH=" + strconv.Itoa(batch), "RELAYPROC_HOLD=" + hold.String()}}
 	fleet.start()
 	fleet.start()
 	t.Cleanup(fleet.stopAll)

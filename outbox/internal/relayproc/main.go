@@ -5,6 +5,9 @@
 //	RELAYPROC_DSN      the PostgreSQL database (libpq form)
 //	RELAYPROC_BROKERS  Kafka brokers, comma-separated
 //	RELAYPROC_BATCH    the relay's batch size
+//	RELAYPROC_HOLD     a pause after the broker acknowledged a batch and
+//	                   before the relay deletes it (e.g. 100ms), which
+//	                   widens the window in which a kill causes duplicates
 //
 // It logs warnings (a batch not sent) to standard error, one JSON object
 // per line, which the test counts.
@@ -26,6 +29,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/logpipe-go/logpipe"
+	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/backend/kafka"
 	"github.com/logpipe-go/logpipe/outbox"
 )
@@ -47,14 +51,20 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var hold time.Duration
+	if v := os.Getenv("RELAYPROC_HOLD"); v != "" {
+		if hold, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("RELAYPROC_HOLD: %w", err)
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	r, err := outbox.NewRelay(logpipe.Settings{
-		Backend: kafka.New(kafka.Config{
+		Backend: holding{Backend: kafka.New(kafka.Config{
 			Brokers:     strings.Split(os.Getenv("RELAYPROC_BROKERS"), ","),
 			SendTimeout: 3 * time.Second,
 			DialTimeout: time.Second,
-		}),
+		}), hold: hold},
 		DB:     db,
 		Logger: log,
 	}, outbox.WithBatchSize(batch), outbox.WithPollInterval(50*time.Millisecond))
@@ -62,4 +72,32 @@ func run() error {
 		return err
 	}
 	return r.Run(ctx)
+}
+
+// holding wraps a backend whose producers pause after each acknowledged
+// batch.
+type holding struct {
+	backend.Backend
+	hold time.Duration
+}
+
+func (h holding) NewProducer(ctx context.Context, opts backend.ProducerOptions) (backend.Producer, error) {
+	p, err := h.Backend.NewProducer(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &holdingProducer{Producer: p, hold: h.hold}, nil
+}
+
+type holdingProducer struct {
+	backend.Producer
+	hold time.Duration
+}
+
+func (p *holdingProducer) SendBatch(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
+	pos, err := p.Producer.(backend.BatchProducer).SendBatch(ctx, msgs)
+	if err == nil {
+		time.Sleep(p.hold)
+	}
+	return pos, err
 }
