@@ -12,6 +12,11 @@
 // once the broker has acknowledged them. offsetstore.Migrate creates the
 // tables (migration 2); PostgreSQL and SQLite are supported.
 //
+// A committed record is picked up within the relay's poll interval
+// (WithPollInterval); on PostgreSQL, writers made WithNotify and relays made
+// WithListen wake the relay at commit instead, with polling as the
+// fallback.
+//
 // # Guarantees
 //
 //   - Nothing committed is lost: a record stays in the table until the
@@ -33,7 +38,9 @@
 //     PostgreSQL, the database's write lock on SQLite). One relay sends at a
 //     time; the others wait a poll interval and try again. A relay that
 //     dies loses its connection, which releases the lock and rolls back its
-//     deletes, so the next relay starts from the first unsent record.
+//     deletes, so the next relay starts from the first unsent record; on
+//     PostgreSQL, a relay whose host vanished without closing its
+//     connection is ended by the server after WithHoldTimeout.
 //   - Delivery is at least once. A relay killed after the broker
 //     acknowledged a batch but before its transaction committed sends that
 //     batch again: at most one batch (WithBatchSize, default 100) of

@@ -23,8 +23,9 @@ type WriterOption func(*Writer)
 // relays made WithListen wake as soon as the transaction commits instead
 // of at their next poll. It has a cost: PostgreSQL takes a cluster-wide
 // lock while a notifying transaction commits, which serializes the commits
-// of every notifying transaction (BenchmarkCommitNotify: about a quarter
-// fewer commits per second with 8 concurrent writers on the test machine).
+// of every notifying transaction (BenchmarkCommitNotify, 8 concurrent
+// writers on the project's shared 2-core machine: from no difference to
+// about a quarter fewer commits per second, within that machine's noise).
 // Default off. It does nothing on SQLite.
 func WithNotify() WriterOption {
 	return func(w *Writer) { w.notify = true }
