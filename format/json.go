@@ -45,7 +45,7 @@ func (JSON) ParseBody(body []byte) (Fields, error) {
 	if !utf8.Valid(body) {
 		return f, fmt.Errorf("%w: json body is not valid UTF-8", ErrInvalidBody)
 	}
-	body = bytes.TrimSpace(body)
+	body = trimJSONSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return f, fmt.Errorf("%w: json body is not an object", ErrInvalidBody)
 	}
@@ -58,7 +58,7 @@ func (JSON) ParseBody(body []byte) (Fields, error) {
 	if err != nil {
 		return Fields{}, fmt.Errorf("%w: %w", ErrInvalidBody, err)
 	}
-	if len(bytes.TrimSpace(rest)) > 0 {
+	if len(trimJSONSpace(rest)) > 0 {
 		return Fields{}, fmt.Errorf("%w: data after the json object", ErrInvalidBody)
 	}
 	return f, nil
@@ -74,10 +74,18 @@ func Unmarshal(data []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(rest)) > 0 {
+	if len(trimJSONSpace(rest)) > 0 {
 		return fmt.Errorf("data after the JSON value")
 	}
 	return nil
+}
+
+// trimJSONSpace trims the whitespace JSON allows around a value: space,
+// tab, CR and LF, and nothing else (Python's json, and so the original,
+// refuses NBSP, \v, \f, U+0085, U+2000 and other Unicode spaces, which
+// bytes.TrimSpace would remove).
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
 }
 
 // MaxDepth is how deeply arrays and objects may nest in a record. Deeper
