@@ -4,11 +4,19 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
+
+// errBadUTF8 is the cause for a msgpack str that is not UTF-8. Python's
+// msgpack (raw=False, as the original unpacks) refuses such a record with
+// UnicodeDecodeError; the decoder used here would let the bytes through and
+// JSON would then turn them into U+FFFD, silently changing the message.
+var errBadUTF8 = errors.New("msgpack: str is not valid UTF-8")
 
 // checkMsgpack walks a msgpack value without decoding it, and fails when a
 // header is malformed, a length runs past the end, or bytes follow the
-// value. Decoders allocate for a container's declared length before reading
+// value, or a str (a key or a value, at any depth) is not valid UTF-8.
+// Decoders allocate for a container's declared length before reading
 // its items, so a few hostile bytes could otherwise claim billions of
 // entries; after this check every declared length fits in the input.
 //
@@ -37,6 +45,7 @@ func checkMsgpack(b []byte) error {
 			}
 		}
 		var size, items int // bytes of payload to skip; items that follow
+		str := false        // the payload is a str, which must be UTF-8
 		switch {
 		case c <= 0x7f || c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
 		case c >= 0x80 && c <= 0x8f:
@@ -44,16 +53,22 @@ func checkMsgpack(b []byte) error {
 		case c >= 0x90 && c <= 0x9f:
 			items = int(c & 0x0f)
 		case c >= 0xa0 && c <= 0xbf:
-			size = int(c & 0x1f)
+			size, str = int(c&0x1f), true
 		default:
 			var lenBytes, extra, mult int
 			switch c {
-			case 0xc4, 0xd9:
+			case 0xc4:
 				lenBytes = 1
-			case 0xc5, 0xda:
+			case 0xc5:
 				lenBytes = 2
-			case 0xc6, 0xdb:
+			case 0xc6:
 				lenBytes = 4
+			case 0xd9:
+				lenBytes, str = 1, true
+			case 0xda:
+				lenBytes, str = 2, true
+			case 0xdb:
+				lenBytes, str = 4, true
 			case 0xc7:
 				lenBytes, extra = 1, 1
 			case 0xc8:
@@ -107,6 +122,9 @@ func checkMsgpack(b []byte) error {
 		}
 		if size > len(b)-pos {
 			return fmt.Errorf("msgpack: %d bytes at byte %d run past the end", size, pos)
+		}
+		if str && !utf8.Valid(b[pos:pos+size]) {
+			return fmt.Errorf("%w at byte %d", errBadUTF8, pos)
 		}
 		pos += size
 		pending += items

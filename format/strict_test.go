@@ -41,3 +41,45 @@ func TestJSONWhitespaceLikePython(t *testing.T) {
 		}
 	}
 }
+
+// msgpackEnvelope is a msgpack body with type "a", version 1, the given
+// message (msgpack bytes) and extra (key and value bytes, appended).
+func msgpackEnvelope(message string, extra ...string) []byte {
+	head := "msgpack:" + string([]byte{byte(0x83 + len(extra)/2)})
+	return []byte(head + "\xa4type\xa1a\xa7version\x01\xa7message" + message + strings.Join(extra, ""))
+}
+
+// Invalid UTF-8 in a msgpack str, as a key or a value at any depth, is an
+// invalid body, as it is for the original (msgpack.unpackb with raw=False
+// raises UnicodeDecodeError for each of these; checked in the django
+// venv) and as the same bytes are in a json body.
+func TestMsgpackInvalidUTF8IsInvalid(t *testing.T) {
+	t.Parallel()
+	cases := map[string][]byte{
+		"type value":        []byte("msgpack:\x83\xa4type\xa1\xff\xa7version\x01\xa7message\x80"),
+		"message key":       msgpackEnvelope("\x81\xa2k\xff\xc0"),
+		"deep value":        msgpackEnvelope("\x81\xa1k\x91\x81\xa1j\xa3\xed\xa0\x80"), // a surrogate half
+		"str8 overlong":     msgpackEnvelope("\x81\xa1k\xd9\x02\xc0\xaf"),
+		"str16 lone cont":   msgpackEnvelope("\x81\xa1k\xda\x00\x01\x80"),
+		"str32 0xfe":        msgpackEnvelope("\x81\xa1k\xdb\x00\x00\x00\x01\xfe"),
+		"beyond U+10FFFF":   msgpackEnvelope("\x81\xa1k\xa4\xf4\x90\x80\x80"),
+		"truncated rune":    msgpackEnvelope("\x81\xa1k\xa2\xe2\x82"),
+		"producer":          msgpackEnvelope("\x80", "\xa8producer", "\xa1\xff"),
+		"unknown key":       msgpackEnvelope("\x80", "\xa2x\xff", "\xc0"),
+		"unknown key value": msgpackEnvelope("\x80", "\xa1x", "\x91\xa1\xff"),
+	}
+	for name, in := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := format.Parse(in)
+			assert.ErrorIs(t, err, format.ErrInvalidBody)
+			_, jerr := format.Parse([]byte("json:{\"type\":\"a\",\"version\":1,\"message\":{\"k\":\"\xff\"}}"))
+			assert.ErrorIs(t, jerr, format.ErrInvalidBody, "the json path refuses the same")
+		})
+	}
+	// Valid text at any length passes through unchanged, and bin (bytes,
+	// not text) is not held to UTF-8.
+	env, err := format.Parse(msgpackEnvelope("\x82\xa1k\xd9\x0ah\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xa1b\xc4\x01\xff"))
+	if assert.NoError(t, err) {
+		assert.JSONEq(t, `{"k":"hé€😀","b":"/w=="}`, string(env.Message))
+	}
+}
