@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/clip"
 	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
@@ -290,7 +291,7 @@ func (c *Consumer) logSkipped(err error) {
 		level = slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, "logpipe: skipped record",
-		"position", re.Position.String(), "key", string(re.Key), "type", re.Type, "error", err)
+		"position", re.Position.String(), "key", clip.Text(re.Key, clip.Wire), "type", clip.Text(re.Type, clip.Wire), "error", err)
 }
 
 // lastPerPartition returns, in order of first appearance, the last record of

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/logpipe-go/logpipe/internal/clip"
 )
 
 // Default is the code of the default format.
@@ -90,7 +92,7 @@ var codecs = map[string]Codec{
 func Lookup(code string) (Codec, error) {
 	c, ok := codecs[code]
 	if !ok {
-		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, code, strings.Join(Codes(), ", "))
+		return nil, fmt.Errorf("%w %s (known: %s)", ErrUnknownFormat, clip.Quote(code, clip.Wire), strings.Join(Codes(), ", "))
 	}
 	return c, nil
 }
