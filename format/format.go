@@ -7,6 +7,10 @@
 // as JSON text (json.RawMessage) whatever the wire format, so that one
 // struct's JSON tags define its fields for both formats.
 //
+// Messages are rendered as the original's renderer writes them, floats
+// included (see AppendFloat and Marshal), so that a json record is byte
+// for byte what the original would send.
+//
 // Pickle, which the original can read when ALLOW_INCOMING_PICKLE is set, is
 // not supported: unpickling runs code chosen by whoever can write to the
 // topic. A pickle record is an unknown format.

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	fastjson "github.com/segmentio/encoding/json"
 )
 
@@ -119,6 +123,15 @@ func jsonTooDeep(b []byte) bool {
 	return false
 }
 
+// marshalOptions make the JSON v2 encoder behave as encoding/json (v1)
+// does, except that it leaves <, > and & as they are and renders floats as
+// Python does (see AppendFloat): the original's renderer.
+var marshalOptions = jsonv2.JoinOptions(
+	jsonv1.DefaultOptionsV1(),
+	jsontext.EscapeForHTML(false),
+	jsonv2.WithMarshalers(floatMarshalers),
+)
+
 var encoders = sync.Pool{New: func() any {
 	b := new(bytes.Buffer)
 	e := json.NewEncoder(b)
@@ -132,17 +145,30 @@ type encoder struct {
 }
 
 // Marshal renders v as compact JSON the way the original does: like
-// json.Marshal, but without escaping <, > and & (the original writes them as
-// they are).
+// json.Marshal (struct tags, omitempty, MarshalJSON and MarshalText methods
+// honoured), but without escaping <, > and & (the original writes them as
+// they are), and with floats written as Python writes them: 2.0, 1e-07,
+// 1e+16 (see AppendFloat), where encoding/json writes 2, 1e-7 and
+// 10000000000000000. A NaN or an infinity is an error, as in
+// encoding/json.
+//
+// A value whose type cannot hold a float (see holdsFloat) is rendered by
+// encoding/json, as fast as before; any other by the JSON v2 encoder
+// (github.com/go-json-experiment/json, which becomes encoding/json/v2) in
+// its encoding/json-compatible mode, whose type-specific marshalers write
+// the floats. It is slower than encoding/json, so only such values pay.
 func Marshal(v any) (json.RawMessage, error) {
-	e := encoders.Get().(*encoder)
-	defer encoders.Put(e)
-	e.buf.Reset()
-	if err := e.enc.Encode(v); err != nil {
-		return nil, err
+	if v != nil && !holdsFloat(reflect.TypeOf(v)) {
+		e := encoders.Get().(*encoder)
+		defer encoders.Put(e)
+		e.buf.Reset()
+		if err := e.enc.Encode(v); err != nil {
+			return nil, err
+		}
+		out := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+		return bytes.Clone(out), nil
 	}
-	out := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
-	return bytes.Clone(out), nil
+	return jsonv2.Marshal(v, marshalOptions)
 }
 
 // AppendString appends s as a JSON string, without HTML escaping.
