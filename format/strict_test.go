@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/logpipe-go/logpipe/format"
 )
@@ -82,4 +83,60 @@ func TestMsgpackInvalidUTF8IsInvalid(t *testing.T) {
 	if assert.NoError(t, err) {
 		assert.JSONEq(t, `{"k":"hé€😀","b":"/w=="}`, string(env.Message))
 	}
+}
+
+// msgpack map keys and values follow the original's unpacker
+// (msgpack.unpack with raw=False and strict_map_key=True; each checked in
+// the django venv).
+func TestMsgpackKeysAndValuesLikeTheOriginal(t *testing.T) {
+	t.Parallel()
+	// Python refuses a nil or an integer key, at any depth.
+	for name, in := range map[string][]byte{
+		"nil key":        msgpackEnvelope("\x81\xc0\x01"),
+		"int key nested": msgpackEnvelope("\x81\xa1k\x81\x01\x01"),
+		"map key":        msgpackEnvelope("\x81\x80\x01"),
+		"nil top key":    []byte("msgpack:\x84\xa4type\xa1a\xa7version\x01\xa7message\x80\xc0\x01"),
+	} {
+		_, err := format.Parse(in)
+		assert.ErrorIs(t, err, format.ErrInvalidBody, name)
+	}
+	for name, c := range map[string]struct {
+		in   []byte
+		want string
+	}{
+		// A bin key is bytes to Python: it matches no str field.
+		"bin key":          {msgpackEnvelope("\x82\xc4\x01k\x01\xa1j\x02"), `{"j":2}`},
+		"bin key not text": {msgpackEnvelope("\x82\xa1j\x02\xc4\x01\xff\x01"), `{"j":2}`},
+		"timestamp":        {msgpackEnvelope("\x81\xa1t\xd6\xff\x00\x00\x00\x01"), `{"t":"1970-01-01T00:00:01Z"}`},
+		"timestamp 96":     {msgpackEnvelope("\x81\xa1t\xc7\x0c\xff\x00\x00\x00\x05\x00\x00\x00\x00\x00\x00\x00\x02"), `{"t":"1970-01-01T00:00:02.000000005Z"}`},
+		// Python reads a float32 as the double of the same value.
+		"float32": {msgpackEnvelope("\x81\xa1f\xca\x3d\xcc\xcc\xcd"), `{"f":0.10000000149011612}`},
+		"float64": {msgpackEnvelope("\x81\xa1f\xcb\x40\x00\x00\x00\x00\x00\x00\x00"), `{"f":2.0}`},
+		"ints":    {msgpackEnvelope("\x94\xd3\x80\x00\x00\x00\x00\x00\x00\x00\xcf\xff\xff\xff\xff\xff\xff\xff\xff\xd0\x80\xe0"), `[-9223372036854775808,18446744073709551615,-128,-32]`},
+		"escapes": {msgpackEnvelope("\x81\xa1s\xa8\"\\\n\x01\xe2\x80\xa8<"), `{"s":"\"\\\n\u0001\u2028<"}`},
+		// A later key replaces an earlier one, as in a Python dict.
+		"dup message": {[]byte("msgpack:\x84\xa4type\xa1a\xa7version\x01\xa7message\x81\xa1a\x01\xa7message\x81\xa1b\x02"), `{"b":2}`},
+	} {
+		env, err := format.Parse(c.in)
+		if assert.NoError(t, err, name) {
+			assert.Equal(t, c.want, string(env.Message), name)
+		}
+	}
+	// Values JSON cannot hold: the envelope decodes, the message is
+	// unrepresentable (and fails validation); in another field, null.
+	for name, in := range map[string][]byte{
+		"NaN":          msgpackEnvelope("\x81\xa1f\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00"),
+		"-Inf float32": msgpackEnvelope("\x81\xa1f\xca\xff\x80\x00\x00"),
+		"ext type 5":   msgpackEnvelope("\x81\xa1t\xd4\x05\x00"),
+	} {
+		env, err := format.Parse(in)
+		if assert.NoError(t, err, name) {
+			assert.Nil(t, env.Message, name)
+			assert.Equal(t, "a", env.Type)
+		}
+	}
+	env, err := format.Parse([]byte("msgpack:\x83\xa4type\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00\xa7version\x01\xa7message\x80"))
+	require.NoError(t, err)
+	assert.False(t, env.TypeIsString)
+	assert.Equal(t, "null", env.Type)
 }
