@@ -23,9 +23,18 @@ import (
 // 1.5e+300); positional otherwise, with ".0" after an integral value (2.0,
 // -0.0). bitSize is 64, or 32 to take the shortest digits that read back
 // as the same float32 (Python has no float32; a float32 field holding 0.1
-// renders 0.1). f must be finite: Python writes NaN and Infinity, which
-// are not JSON, and the original refuses to send them.
+// renders 0.1). A NaN or an infinity is written as Python's json writes
+// it, NaN, Infinity or -Infinity, which is not JSON: Marshal refuses them,
+// as the original's strict renderer does.
 func AppendFloat(dst []byte, f float64, bitSize int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(dst, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-Infinity"...)
+	}
 	// Format once, in exponent form, [-]d[.ddd]e±dd[d]: the shortest
 	// digits and the exponent; then lay the digits out as Python would.
 	var tmp [32]byte

@@ -96,6 +96,8 @@ func TestFloatEdgeCases(t *testing.T) {
 // original refuses to send them too: its renderer is strict).
 func TestNonFiniteFloatsDoNotRender(t *testing.T) {
 	t.Parallel()
+	assert.Equal(t, "NaNInfinity-Infinity", string(format.AppendFloat(format.AppendFloat(format.AppendFloat(nil,
+		math.NaN(), 64), math.Inf(1), 64), math.Inf(-1), 64)), "AppendFloat writes what Python writes")
 	for _, f := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
 		_, err := format.Marshal(struct{ F float64 }{f})
 		require.Error(t, err)
