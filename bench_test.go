@@ -39,8 +39,8 @@ func BenchmarkRender(b *testing.B) {
 // BenchmarkSendMemory is Producer.Send into the memory broker: rendering
 // plus the key, through the public API.
 func BenchmarkSendMemory(b *testing.B) {
-	s := logpipe.Settings{Backend: logpipe.BackendMemory, Memory: memory.NewBroker()}
-	p, err := logpipe.NewProducer(s, "bench")
+	s := logpipe.Settings{Backend: memory.NewBroker(memory.WithAutoCreateTopics(1))}
+	p, err := logpipe.NewProducer(context.Background(), s, "bench")
 	require.NoError(b, err)
 	msg := &people.PersonV1{UUID: people.UUID(uuid.New()), FirstName: "Joe", LastName: "Schmoe"}
 	b.ReportAllocs()
@@ -58,9 +58,9 @@ func BenchmarkConsumeApplySQLite(b *testing.B) {
 	for _, size := range []int{1, 100} {
 		b.Run(fmt.Sprintf("tx=%d", size), func(b *testing.B) {
 			s, broker := memorySettings(b)
-			p, err := logpipe.NewProducer(s, "bench")
+			p, err := logpipe.NewProducer(context.Background(), s, "bench")
 			require.NoError(b, err)
-			batch := make([]logpipe.Serializer, b.N)
+			batch := make([]logpipe.Message, b.N)
 			for i := range batch {
 				batch[i] = person(i)
 			}

@@ -1,26 +1,26 @@
 package logpipe
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/clip"
 	"github.com/logpipe-go/logpipe/internal/wait"
+	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
 // Consumer reads one topic or stream and applies each record through the
-// serializer registered for its type and version (CONTRACT section 2 of the
-// original's behaviour, with bad records skipped instead of crashing).
+// serializer registered for its type and version, as django-logpipe's
+// consumer does (README, "Receiving messages"), with bad records skipped
+// instead of crashing.
 //
 // Register serializers and ignored types before calling Run. A Consumer runs
 // one Run at a time; after Run returns it may be run again, resuming from the
@@ -34,15 +34,23 @@ type Consumer struct {
 	mu      sync.Mutex                 // serializes Register and Ignore
 	disp    atomic.Pointer[dispatcher] // what Run uses; replaced, never changed
 	running atomic.Bool
+	// openKeys are the keys of this topic's dead letters that no later
+	// record has superseded; used by Run's goroutine only.
+	openKeys map[string]bool
 
 	// open opens the backend consumer; tests replace it to inject faults.
 	open func(ctx context.Context) (backend.Consumer, error)
 }
 
 type consumerConfig struct {
-	idleTimeout time.Duration
-	throwErrors bool
-	txSize      int
+	idleTimeout   time.Duration
+	throwErrors   bool
+	txSize        int
+	limit         int
+	retry         RetryPolicy
+	noDeadLetters bool
+	deadLetters   bool // decided in NewConsumer
+	noStandby     bool
 }
 
 // ConsumerOption configures a Consumer.
@@ -73,6 +81,31 @@ func WithTransactionSize(n int) ConsumerOption {
 	return func(c *consumerConfig) { c.txSize = n }
 }
 
+// WithoutDeadLetters turns dead letters off, for the original's behaviour:
+// records that cannot be applied are logged and skipped (their content is
+// then only in the log), and a save that keeps failing stops the consumer.
+// By default, with a database, such records are written to the
+// logpipe_deadletter table in the transaction that commits their offset.
+func WithoutDeadLetters() ConsumerOption {
+	return func(c *consumerConfig) { c.noDeadLetters = true }
+}
+
+// WithoutStandby lets the consumer run beside another consumer of the same
+// topic on the same PostgreSQL database instead of waiting for it to stop
+// (see Run). They are still fenced: one stops with offsetstore.ErrOffsetMoved
+// at its first commit after the other's.
+func WithoutStandby() ConsumerOption {
+	return func(c *consumerConfig) { c.noStandby = true }
+}
+
+// WithLimit makes Run return nil once n records have been taken through the
+// apply path (applied, or skipped as bad), like the original's iter_limit:
+// exactly n are committed. Each Run counts from zero. By default there is no
+// limit.
+func WithLimit(n int) ConsumerOption {
+	return func(c *consumerConfig) { c.limit = n }
+}
+
 // NewConsumer returns a consumer of topic (a Kafka topic or Kinesis stream)
 // with the backend, database and offset store of s. It does not connect:
 // Run does.
@@ -93,6 +126,11 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 	if cfg.idleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("logpipe: WithIdleTimeout(%s) is negative", cfg.idleTimeout))
 	}
+	cfg.retry = cfg.retry.withDefaults()
+	cfg.deadLetters = !cfg.noDeadLetters && s.DB != nil
+	if cfg.limit < 0 {
+		errs = append(errs, fmt.Errorf("logpipe: WithLimit(%d) is negative", cfg.limit))
+	}
 	if cfg.txSize < 1 {
 		errs = append(errs, fmt.Errorf("logpipe: WithTransactionSize(%d) must be at least 1", cfg.txSize))
 	}
@@ -103,7 +141,7 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 		settings: s,
 		topic:    topic,
 		cfg:      cfg,
-		log:      cmp.Or(s.Logger, slog.Default()).With("topic", topic),
+		log:      s.Logger.With("topic", topic),
 	}
 	c.disp.Store(&dispatcher{types: map[string]map[int]reflect.Type{}, ignored: map[string]bool{}})
 	c.open = func(ctx context.Context) (backend.Consumer, error) { return openConsumer(ctx, s, topic) }
@@ -128,6 +166,10 @@ func (c *Consumer) Register(serializers ...Serializer) error {
 		t := reflect.TypeOf(s)
 		if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
 			errs = append(errs, fmt.Errorf("logpipe: Register(%T): a serializer must be a pointer to a struct", s))
+			continue
+		}
+		if err := checkOwnSave(t); err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		mt, v := s.MessageType(), s.Version()
@@ -159,25 +201,91 @@ func (c *Consumer) Ignore(types ...string) {
 // ErrAlreadyRunning is returned by Run when the consumer is running already.
 var ErrAlreadyRunning = errors.New("logpipe: consumer is already running")
 
-// Run reads and applies records until ctx ends or the idle timeout passes
-// (then it returns nil), or a record stops it: a failing save (ErrSave),
-// or, with WithThrowErrors, any record error. Errors about a record are
-// *RecordError. Nothing is committed for the record that stopped it.
-func (c *Consumer) Run(ctx context.Context) error {
+// Run reads and applies records until ctx ends, the idle timeout passes or
+// the limit is reached (then it returns nil), or an error stops it: a save
+// that keeps failing without dead letters (ErrSave), transient failures that
+// outlast the RetryPolicy, a fenced offset commit
+// (offsetstore.ErrOffsetMoved), or, with WithThrowErrors, any record error.
+// Errors about a record are *RecordError. Nothing is committed for the
+// record that stopped it.
+//
+// On PostgreSQL with offsets in the database, Run first takes an advisory
+// lock for the topic, held on a connection of its own while it runs: a
+// second consumer of the topic (another replica) waits as a standby and
+// takes over within a second of the first one stopping or dying. See
+// WithoutStandby.
+//
+// After ctx ends, Run returns within about the backend's poll interval plus
+// a second; a transaction in progress is rolled back or committed whole.
+func (c *Consumer) Run(ctx context.Context) (err error) {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
 	defer c.running.Store(false)
-	bc, err := c.open(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
+	release, err := c.standby(ctx)
+	if err != nil || release == nil {
+		return err
+	}
+	defer release()
+	if c.cfg.deadLetters {
+		if !offsetstore.HasDeadLetterTable(ctx, c.settings.DB) {
+			return offsetstore.ErrNoDeadLetterTable
+		}
+		if c.openKeys, err = offsetstore.OpenDeadLetterKeys(ctx, c.settings.DB, "", c.topic); err != nil {
+			return err
+		}
+	}
+	st := &runState{last: time.Now(), left: c.cfg.limit}
+	b := c.cfg.retry.backoff()
+	var failingSince time.Time
+	for {
+		err := c.runOnce(ctx, st)
+		if err == nil || ctx.Err() != nil && isContextErr(err) {
 			return nil
 		}
+		if !IsTransient(err) || c.cfg.retry.MaxElapsed < 0 {
+			return err
+		}
+		if st.progressed || failingSince.IsZero() {
+			failingSince, st.progressed = time.Now(), false
+			b.Reset()
+		}
+		if time.Since(failingSince) > c.cfg.retry.MaxElapsed {
+			return fmt.Errorf("logpipe: gave up after %s of transient failures: %w", c.cfg.retry.MaxElapsed, err)
+		}
+		c.log.Warn("logpipe: transient failure; reopening from the stored positions", "retry", b.Retries()+1, "error", err)
+		if b.Wait(ctx) != nil {
+			return nil
+		}
+	}
+}
+
+// runState is what Run keeps across the reopenings of its backend consumer.
+type runState struct {
+	last       time.Time // when records last arrived
+	left       int       // records left before the limit
+	progressed bool      // a group was applied since the last failure
+}
+
+// isContextErr reports whether err is what a cancelled context makes a
+// database or backend call return.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "interrupted")
+}
+
+// runOnce opens the backend consumer and reads and applies records until a
+// clean stop (nil) or an error.
+func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
+	bc, err := c.open(ctx)
+	if err != nil {
 		return fmt.Errorf("logpipe: open consumer of %s: %w", c.topic, err)
 	}
-	defer bc.Close()
+	defer func() {
+		if cerr := bc.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("logpipe: close consumer of %s: %w", c.topic, cerr))
+		}
+	}()
 	idleAware, _ := bc.(backend.IdleAware)
-	last := time.Now()
 	for {
 		recs, err := bc.Fetch(ctx)
 		if ctx.Err() != nil {
@@ -187,11 +295,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 			return fmt.Errorf("logpipe: fetch from %s: %w", c.topic, err)
 		}
 		if len(recs) == 0 {
-			if c.cfg.idleTimeout > 0 && time.Since(last) >= c.cfg.idleTimeout && (idleAware == nil || idleAware.Idle()) {
+			if c.cfg.idleTimeout > 0 && time.Since(st.last) >= c.cfg.idleTimeout && (idleAware == nil || idleAware.Idle()) {
 				c.log.Debug("logpipe: consumer idle, stopping", "idle_timeout", c.cfg.idleTimeout)
 				return nil
 			}
 			continue
+		}
+		if c.cfg.limit > 0 && len(recs) > st.left {
+			recs = recs[:st.left]
 		}
 		for len(recs) > 0 {
 			n := min(len(recs), c.cfg.txSize)
@@ -199,14 +310,17 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return nil
 			}
 			if err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n]); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
 				return err
 			}
+			st.progressed = true
 			recs = recs[n:]
+			st.left -= n
 		}
-		last = time.Now()
+		if c.cfg.limit > 0 && st.left == 0 {
+			c.log.Debug("logpipe: consumer reached its limit, stopping", "limit", c.cfg.limit)
+			return nil
+		}
+		st.last = time.Now()
 	}
 }
 
@@ -229,57 +343,6 @@ func (c *Consumer) waitLag(ctx context.Context, recs []backend.Record) error {
 	return wait.Sleep(ctx, time.Until(newest.Add(lag)))
 }
 
-// applyGroup applies recs and commits their offsets in one transaction
-// (offsets kept outside the database are committed after it).
-func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispatcher, recs []backend.Record) error {
-	outside := false
-	if o, ok := bc.(backend.OutsideTransaction); ok {
-		outside = o.CommitsOutsideTransaction()
-	}
-	work := func(tx *gorm.DB) error {
-		for _, rec := range recs {
-			if err := d.apply(ctx, tx, rec); err != nil {
-				if errors.Is(err, ErrSave) || c.cfg.throwErrors {
-					return err
-				}
-				c.logSkipped(err)
-			}
-		}
-		if outside {
-			return nil
-		}
-		for _, rec := range lastPerPartition(recs) {
-			if err := bc.Commit(ctx, tx, rec); err != nil {
-				return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: fmt.Errorf("commit offset: %w", err)}
-			}
-		}
-		return nil
-	}
-	var err error
-	if db := c.settings.DB; db != nil {
-		err = db.WithContext(ctx).Transaction(work)
-	} else {
-		err = work(nil)
-	}
-	if err != nil || !outside {
-		return err
-	}
-	// The records are saved: commit their offsets even when ctx was
-	// cancelled meanwhile, so that a clean shutdown does not apply them
-	// again on the next run.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), outsideCommitTimeout)
-	defer cancel()
-	for _, rec := range lastPerPartition(recs) {
-		if err := bc.Commit(cctx, nil, rec); err != nil {
-			return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: fmt.Errorf("commit offset to the broker (the record was saved and will be applied again after a restart): %w", err)}
-		}
-	}
-	return nil
-}
-
-// outsideCommitTimeout bounds the broker commit that follows a saved group.
-const outsideCommitTimeout = 10 * time.Second
-
 func (c *Consumer) logSkipped(err error) {
 	var re *RecordError
 	if !errors.As(err, &re) {
@@ -291,29 +354,5 @@ func (c *Consumer) logSkipped(err error) {
 		level = slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, "logpipe: skipped record",
-		"position", re.Position.String(), "key", clip.Text(re.Key, clip.Wire), "type", clip.Text(re.Type, clip.Wire), "error", err)
-}
-
-// lastPerPartition returns, in order of first appearance, the last record of
-// each partition or shard in recs: committing it covers the earlier ones.
-func lastPerPartition(recs []backend.Record) []backend.Record {
-	if len(recs) == 1 {
-		return recs
-	}
-	type part struct {
-		p     int32
-		shard string
-	}
-	idx := map[part]int{}
-	var out []backend.Record
-	for _, r := range recs {
-		k := part{r.Partition, r.Shard}
-		if i, ok := idx[k]; ok {
-			out[i] = r
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, r)
-	}
-	return out
+		"position", re.String(), "key", clip.Text(re.Key, clip.Wire), "type", clip.Text(re.Type, clip.Wire), "error", err)
 }

@@ -14,8 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logpipe-go/logpipe"
+	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/backend/memory"
 	"github.com/logpipe-go/logpipe/internal/people"
-	"github.com/logpipe-go/logpipe/offsetstore"
+	"github.com/logpipe-go/logpipe/internal/testenv"
 )
 
 func TestRoundTripTypesAndVersions(t *testing.T) {
@@ -27,7 +29,7 @@ func TestRoundTripTypesAndVersions(t *testing.T) {
 			s := s
 			s.Format = f
 			topic := "people-" + f
-			p, err := logpipe.NewProducer(s, topic)
+			p, err := logpipe.NewProducer(context.Background(), s, topic)
 			require.NoError(t, err)
 			defer p.Close()
 			ctx := context.Background()
@@ -54,7 +56,7 @@ func TestRoundTripTypesAndVersions(t *testing.T) {
 			require.NotNil(t, got[1].Email)
 			assert.Equal(t, email, *got[1].Email)
 
-			offsets, err := (&offsetstore.Kafka{DB: s.DB}).Load(ctx, topic)
+			offsets, err := testenv.NextOffsets(ctx, s.DB, topic)
 			require.NoError(t, err)
 			assert.Equal(t, map[int32]int64{0: 2}, offsets, "the next offset to read is stored")
 		})
@@ -64,7 +66,7 @@ func TestRoundTripTypesAndVersions(t *testing.T) {
 func TestKeyIsTheKeyFieldsText(t *testing.T) {
 	t.Parallel()
 	s, b := memorySettings(t)
-	p, err := logpipe.NewProducer(s, "keys")
+	p, err := logpipe.NewProducer(context.Background(), s, "keys")
 	require.NoError(t, err)
 	msg := person(7)
 	_, err = p.Send(context.Background(), msg)
@@ -126,7 +128,7 @@ func TestBadInputs(t *testing.T) {
 				topic := "bad"
 				sendRaw(t, b, topic, "bad-key", value)
 				good := person(1)
-				p, err := logpipe.NewProducer(s, topic)
+				p, err := logpipe.NewProducer(context.Background(), s, topic)
 				require.NoError(t, err)
 				_, err = p.Send(context.Background(), good)
 				require.NoError(t, err)
@@ -139,7 +141,7 @@ func TestBadInputs(t *testing.T) {
 				require.NoError(t, c.Register(&people.PersonV1{}))
 				c.Ignore("ignoredtype")
 				err = runIdle(t, c)
-				offsets, lerr := (&offsetstore.Kafka{DB: s.DB}).Load(context.Background(), topic)
+				offsets, lerr := testenv.NextOffsets(context.Background(), s.DB, topic)
 				require.NoError(t, lerr)
 				applied := peopleIn(t, s.DB)
 				if wantErr == nil || !throw {
@@ -172,14 +174,14 @@ func TestSettingsReportEveryProblem(t *testing.T) {
 	t.Parallel()
 	_, err := logpipe.NewConsumer(logpipe.Settings{Format: "xml", MinMessageLag: -1}, "t", logpipe.WithTransactionSize(0))
 	require.Error(t, err)
-	for _, want := range []string{"Settings.Backend is empty", "Settings.Format", "MinMessageLag is negative", "Settings.DB is nil", "WithTransactionSize(0)"} {
+	for _, want := range []string{"Settings.Backend is nil", "Settings.Format", "MinMessageLag is negative", "Settings.DB is nil", "WithTransactionSize(0)"} {
 		assert.Contains(t, err.Error(), want)
 	}
-	_, err = logpipe.NewConsumer(logpipe.Settings{Backend: logpipe.BackendKinesis, Offsets: logpipe.OffsetsInBroker}, "t")
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "only BackendKafka supports")
-	_, err = logpipe.NewProducer(logpipe.Settings{Backend: logpipe.BackendMemory}, "t")
-	assert.ErrorContains(t, err, "Settings.Memory is nil")
+	_, err = logpipe.NewConsumer(logpipe.Settings{Backend: memory.NewBroker(), Offsets: logpipe.OffsetsInBroker}, "t")
+	require.ErrorIs(t, err, backend.ErrUnsupported)
+	assert.Contains(t, err.Error(), "the memory backend does not support")
+	_, err = logpipe.NewProducer(context.Background(), logpipe.Settings{}, "t")
+	assert.ErrorContains(t, err, "Settings.Backend is nil")
 }
 
 func TestRegisterRejectsDuplicatesAndNonPointers(t *testing.T) {
@@ -195,7 +197,7 @@ func TestMinMessageLagHoldsYoungRecords(t *testing.T) {
 	t.Parallel()
 	s, _ := memorySettings(t)
 	s.MinMessageLag = 300 * time.Millisecond
-	p, err := logpipe.NewProducer(s, "lag")
+	p, err := logpipe.NewProducer(context.Background(), s, "lag")
 	require.NoError(t, err)
 	sent := time.Now()
 	_, err = p.Send(context.Background(), person(1))

@@ -13,8 +13,8 @@ import (
 	"github.com/logpipe-go/logpipe/format"
 )
 
-// dispatcher takes one record through the steps of CONTRACT section 2, in
-// order: parse the envelope, skip ignored types, find the serializer for
+// dispatcher takes one record through the steps of django-logpipe's
+// consumer, in order (README, "Receiving messages"): parse the envelope, skip ignored types, find the serializer for
 // the type and version, decode and validate, look up, save.
 type dispatcher struct {
 	types   map[string]map[int]reflect.Type
@@ -30,28 +30,20 @@ func (d *dispatcher) clone() *dispatcher {
 	return out
 }
 
-// apply applies rec within tx. Every error is a *RecordError.
-//
-// LookupInstance and Save run in a savepoint of tx (a nested GORM
-// transaction): when they fail, whatever they wrote is rolled back before
-// the record is skipped or the consumer stops, and on PostgreSQL the
-// transaction stays usable for the offset commit after a failed statement.
-func (d *dispatcher) apply(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
-	s, env, err := d.decode(rec)
+// save looks up and saves s, decoded from rec, within tx (nil when there is
+// no database). There is no savepoint: when it fails, the caller rolls the
+// whole transaction back and, to skip the record, applies the group again
+// without it (see applyGroup). Every error is a *RecordError.
+func (d *dispatcher) save(ctx context.Context, tx *gorm.DB, rec backend.Record, s Serializer, env *format.Envelope) error {
+	ctx = withRecord(ctx, &Record{
+		Position: rec.Position, Key: rec.Key, Timestamp: rec.Timestamp, Headers: rec.Headers,
+		Type: env.Type, Version: env.Version, ProducerID: env.Producer,
+	})
+	instance, err := s.LookupInstance(ctx, tx)
 	if err != nil {
-		return err
-	}
-	save := func(tx *gorm.DB) error {
-		instance, err := s.LookupInstance(ctx, tx)
-		if err != nil {
-			return fmt.Errorf("lookup instance: %w", err)
-		}
-		return s.Save(ctx, tx, instance)
-	}
-	if tx != nil {
-		err = tx.Transaction(save)
+		err = fmt.Errorf("lookup instance: %w", err)
 	} else {
-		err = save(nil)
+		err = s.Save(ctx, tx, instance)
 	}
 	if err != nil {
 		return &RecordError{Position: rec.Position, Key: rec.Key, Type: env.Type, Version: env.VersionText, Kind: kindOf(err), Err: err}
@@ -85,15 +77,11 @@ func (d *dispatcher) decode(rec backend.Record) (Serializer, *format.Envelope, e
 		return nil, env, fail(ErrValidation, &ValidationError{Reason: "the message holds values JSON cannot represent (NaN or infinity)"})
 	}
 	if err := format.Unmarshal(env.Message, s); err != nil {
-		return nil, env, fail(ErrValidation, &ValidationError{Reason: "message does not decode", Err: err})
+		return nil, env, fail(ErrValidation, decodeError(t, env.Message, err))
 	}
 	if v, ok := s.(Validator); ok {
 		if err := v.Validate(); err != nil {
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				err = &ValidationError{Err: err}
-			}
-			return nil, env, fail(ErrValidation, err)
+			return nil, env, fail(ErrValidation, validationFrom(err))
 		}
 	}
 	return s, env, nil

@@ -3,6 +3,7 @@ package logpipe
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/logpipe-go/logpipe/format"
 	"github.com/logpipe-go/logpipe/internal/clip"
@@ -98,19 +99,21 @@ func Invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Error returns "field: reason: cause".
+// Error returns "field: reason: cause", leaving out the parts that are
+// empty (and the field when the cause names it already).
 func (e *ValidationError) Error() string {
-	s := e.Reason
-	if e.Field != "" {
-		s = e.Field + ": " + s
+	var parts []string
+	var fn fieldNamer
+	if e.Field != "" && !(e.Err != nil && errors.As(e.Err, &fn) && fn.FieldName() == e.Field) {
+		parts = append(parts, e.Field)
+	}
+	if e.Reason != "" {
+		parts = append(parts, e.Reason)
 	}
 	if e.Err != nil {
-		if s != "" {
-			s += ": "
-		}
-		s += e.Err.Error()
+		parts = append(parts, e.Err.Error())
 	}
-	return s
+	return strings.Join(parts, ": ")
 }
 
 // Unwrap returns the cause.

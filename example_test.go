@@ -84,9 +84,9 @@ func Example() {
 	ctx := context.Background()
 	db, cleanup := exampleDB()
 	defer cleanup()
-	settings := logpipe.Settings{Backend: logpipe.BackendMemory, Memory: memory.NewBroker(), DB: db}
+	settings := logpipe.Settings{Backend: memory.NewBroker(memory.WithAutoCreateTopics(1)), DB: db}
 
-	producer, err := logpipe.NewProducer(settings, "orders")
+	producer, err := logpipe.NewProducer(context.Background(), settings, "orders")
 	if err != nil {
 		panic(err)
 	}
@@ -118,7 +118,7 @@ func Example() {
 // Register consumer factories in init(), then run them all from main.
 func ExampleRegisterConsumer() {
 	registry := &logpipe.Registry{} // applications use RegisterConsumer and DefaultRegistry
-	registry.Register(func(s logpipe.Settings) (*logpipe.Consumer, error) {
+	registry.Register(func(s logpipe.Settings) (logpipe.Runner, error) {
 		c, err := logpipe.NewConsumer(s, "orders", logpipe.WithIdleTimeout(100*time.Millisecond))
 		if err != nil {
 			return nil, err
@@ -128,9 +128,9 @@ func ExampleRegisterConsumer() {
 
 	db, cleanup := exampleDB()
 	defer cleanup()
-	settings := logpipe.Settings{Backend: logpipe.BackendMemory, Memory: memory.NewBroker(), DB: db}
-	producer, _ := logpipe.NewProducer(settings, "orders")
-	_, _ = producer.SendBatch(context.Background(), []logpipe.Serializer{
+	settings := logpipe.Settings{Backend: memory.NewBroker(memory.WithAutoCreateTopics(1)), DB: db}
+	producer, _ := logpipe.NewProducer(context.Background(), settings, "orders")
+	_, _ = producer.SendBatch(context.Background(), []logpipe.Message{
 		&OrderV1{Number: "A-1", Total: 1}, &OrderV1{Number: "A-2", Total: 2}, &OrderV1{Number: "A-1", Total: 3},
 	})
 	if err := registry.Run(context.Background(), settings); err != nil {
@@ -150,8 +150,8 @@ func ExampleRegisterConsumer() {
 func ExampleWithThrowErrors() {
 	db, cleanup := exampleDB()
 	defer cleanup()
-	settings := logpipe.Settings{Backend: logpipe.BackendMemory, Memory: memory.NewBroker(), DB: db}
-	producer, _ := logpipe.NewProducer(settings, "orders")
+	settings := logpipe.Settings{Backend: memory.NewBroker(memory.WithAutoCreateTopics(1)), DB: db}
+	producer, _ := logpipe.NewProducer(context.Background(), settings, "orders")
 	_, _ = producer.Send(context.Background(), &OrderV1{Number: "", Total: 1})
 
 	consumer, _ := logpipe.NewConsumer(settings, "orders", logpipe.WithThrowErrors(), logpipe.WithIdleTimeout(100*time.Millisecond))
@@ -171,10 +171,10 @@ func ExampleWithThrowErrors() {
 func ExampleMultiConsumer() {
 	db, cleanup := exampleDB()
 	defer cleanup()
-	settings := logpipe.Settings{Backend: logpipe.BackendMemory, Memory: memory.NewBroker(), DB: db}
-	var consumers []*logpipe.Consumer
+	settings := logpipe.Settings{Backend: memory.NewBroker(memory.WithAutoCreateTopics(1)), DB: db}
+	var consumers []logpipe.Runner
 	for _, topic := range []string{"orders-eu", "orders-us"} {
-		producer, _ := logpipe.NewProducer(settings, topic)
+		producer, _ := logpipe.NewProducer(context.Background(), settings, topic)
 		_, _ = producer.Send(context.Background(), &OrderV1{Number: topic, Total: 1})
 		c, _ := logpipe.NewConsumer(settings, topic, logpipe.WithIdleTimeout(100*time.Millisecond))
 		_ = c.Register(&OrderV1{})

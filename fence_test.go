@@ -50,12 +50,12 @@ func TestSecondConsumerOfATopicIsFenced(t *testing.T) {
 			t.Parallel()
 			db := open(t)
 			require.NoError(t, db.AutoMigrate(&applied{}))
-			b := memory.NewBroker()
-			s := Settings{Backend: BackendMemory, Memory: b, DB: db}
-			p, err := NewProducer(s, "fenced")
+			b := memory.NewBroker(memory.WithAutoCreateTopics(1))
+			s := Settings{Backend: b, DB: db}
+			p, err := NewProducer(context.Background(), s, "fenced")
 			require.NoError(t, err)
 			const n = 300
-			batch := make([]Serializer, n)
+			batch := make([]Message, n)
 			for i := range batch {
 				batch[i] = &counted{ID: fmt.Sprint(i)}
 			}
@@ -65,7 +65,7 @@ func TestSecondConsumerOfATopicIsFenced(t *testing.T) {
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
 			for i := range errs {
-				c, err := NewConsumer(s, "fenced", WithIdleTimeout(300*time.Millisecond))
+				c, err := NewConsumer(s, "fenced", WithIdleTimeout(300*time.Millisecond), WithoutStandby())
 				require.NoError(t, err)
 				require.NoError(t, c.Register(&counted{}))
 				wg.Add(1)

@@ -22,8 +22,8 @@ func memorySettings(t testing.TB) (logpipe.Settings, *memory.Broker) {
 	t.Helper()
 	db := testenv.SQLite(t)
 	require.NoError(t, db.AutoMigrate(&people.Person{}))
-	b := memory.NewBroker()
-	return logpipe.Settings{Backend: logpipe.BackendMemory, Memory: b, DB: db}, b
+	b := memory.NewBroker(memory.WithAutoCreateTopics(1))
+	return logpipe.Settings{Backend: b, DB: db}, b
 }
 
 func person(i int) *people.PersonV1 {
@@ -47,6 +47,6 @@ func runIdle(t testing.TB, c *logpipe.Consumer) error {
 
 func sendRaw(t testing.TB, b *memory.Broker, topic string, key string, value []byte) {
 	t.Helper()
-	_, err := b.NewProducer().Send(context.Background(), backend.Message{Topic: topic, Key: []byte(key), Value: value})
+	_, err := b.Append(backend.Message{Topic: topic, Key: []byte(key), Value: value})
 	require.NoError(t, err)
 }

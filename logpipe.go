@@ -3,20 +3,24 @@
 // database-compatible with it: a Go service and a Django app can share one
 // topic and one offsets table.
 //
-// A Serializer is a message struct that names its type, version and key
-// field. A Producer sends serializers to a topic; a Consumer reads a topic,
-// decodes each record into the serializer registered for its type and
-// version, and calls LookupInstance and Save inside the database transaction
-// that also commits the record's offset, so that after a crash each record
-// has been applied exactly once or not at all.
+// A Message names its type, version and key field; a Producer renders and
+// sends messages to a topic. A Serializer is a Message that can also be
+// applied: a Consumer reads a topic, decodes each record into the serializer
+// registered for its type and version, and calls LookupInstance and Save
+// inside the database transaction that also commits the record's offset, so
+// that after a crash each record has been applied exactly once or not at
+// all.
 //
-// Settings selects the backend (the in-memory broker, Kafka or Kinesis),
-// where offsets are kept (the database, or Kafka's consumer groups), the
-// format and the producer id.
+// Settings holds the backend, built by the backend's own package
+// (kafka.New, kinesis.New, memory.NewBroker), where offsets are kept (the
+// database, or Kafka's consumer groups), the format and the producer id.
+// This package imports no backend, as database/sql imports no driver: a
+// program links only the backends it imports.
 package logpipe
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,9 +29,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
-	"github.com/logpipe-go/logpipe/backend/kafka"
-	"github.com/logpipe-go/logpipe/backend/kinesis"
-	"github.com/logpipe-go/logpipe/backend/memory"
 	"github.com/logpipe-go/logpipe/format"
 )
 
@@ -35,21 +36,8 @@ import (
 // offset, or Kinesis stream, shard and sequence number.
 type Position = backend.Position
 
-// BackendKind selects the transport, like the original's PRODUCER_BACKEND
-// and CONSUMER_BACKEND settings.
-type BackendKind string
-
-// The backends.
-const (
-	// BackendMemory is the in-process broker in Settings.Memory, for
-	// tests and the quickstart (the original's dummy backend).
-	BackendMemory BackendKind = "memory"
-	// BackendKafka is Apache Kafka, configured by Settings.Kafka.
-	BackendKafka BackendKind = "kafka"
-	// BackendKinesis is AWS Kinesis Data Streams, configured by
-	// Settings.Kinesis.
-	BackendKinesis BackendKind = "kinesis"
-)
+// Header is a record header (Kafka only; Kinesis has none).
+type Header = backend.Header
 
 // OffsetStoreKind selects where consumers keep their positions, like the
 // original's OFFSET_BACKEND.
@@ -61,10 +49,10 @@ const (
 	// logpipe_kafkaoffset and logpipe_kinesisoffset tables, committed in
 	// the same transaction as Save: exactly-once application. The default.
 	OffsetsInDatabase OffsetStoreKind = "database"
-	// OffsetsInBroker keeps positions in Kafka's consumer group
-	// (Settings.Kafka.GroupID), committed after Save's transaction:
-	// at-least-once application, for services without a database. Kafka
-	// only.
+	// OffsetsInBroker keeps positions in the broker (Kafka's consumer
+	// group, kafka.Config.GroupID), committed after Save's transaction:
+	// at-least-once application, for services without a database. Only
+	// backends implementing backend.BrokerOffsets (Kafka) support it.
 	OffsetsInBroker OffsetStoreKind = "broker"
 )
 
@@ -73,8 +61,10 @@ const (
 // Settings are validated when a Producer or Consumer is created; every
 // problem is reported at once.
 type Settings struct {
-	// Backend selects the transport. Required.
-	Backend BackendKind
+	// Backend is the transport, built by its package: kafka.New(cfg),
+	// kinesis.New(cfg) or memory.NewBroker(), like the original's
+	// PRODUCER_BACKEND and CONSUMER_BACKEND. Required.
+	Backend backend.Backend
 	// Offsets selects where consumers keep positions. Default
 	// OffsetsInDatabase.
 	Offsets OffsetStoreKind
@@ -91,15 +81,10 @@ type Settings struct {
 	// MinMessageLag holds each record until it is at least this old (by
 	// its timestamp) before applying it. Default 0.
 	MinMessageLag time.Duration
-	// Memory is the in-process broker, for BackendMemory.
-	Memory *memory.Broker
-	// Kafka configures BackendKafka.
-	Kafka kafka.Config
-	// Kinesis configures BackendKinesis.
-	Kinesis kinesis.Config
-	// Logger receives skipped-record warnings and debug detail, and the
-	// backends' own logs. Default: skipped records go to slog.Default();
-	// backends log nothing.
+	// Logger receives everything logpipe and the backend log: skipped
+	// records and retries (warnings), and debug detail when its handler
+	// enables debug. Default slog.Default(). Normal operation logs nothing
+	// at info level or above.
 	Logger *slog.Logger
 }
 
@@ -107,6 +92,7 @@ type Settings struct {
 func (s Settings) withDefaults() Settings {
 	s.Offsets = cmp.Or(s.Offsets, OffsetsInDatabase)
 	s.Format = cmp.Or(s.Format, format.Default)
+	s.Logger = cmp.Or(s.Logger, slog.Default())
 	return s
 }
 
@@ -114,23 +100,12 @@ func (s Settings) withDefaults() Settings {
 // true.
 func (s Settings) validate(consumer bool) error {
 	var errs []error
-	switch s.Backend {
-	case BackendMemory:
-		if s.Memory == nil {
-			errs = append(errs, errors.New("Settings.Memory is nil: set it to memory.NewBroker() for BackendMemory"))
+	if s.Backend == nil {
+		errs = append(errs, errors.New("Settings.Backend is nil: set it to kafka.New(...), kinesis.New(...) or memory.NewBroker()"))
+	} else if v, ok := s.Backend.(backend.Validator); ok {
+		if err := v.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("Settings.Backend (%s): %w", s.Backend.Name(), err))
 		}
-	case BackendKafka:
-		if err := s.Kafka.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("Settings.Kafka: %w", err))
-		}
-	case BackendKinesis:
-		if err := s.Kinesis.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("Settings.Kinesis: %w", err))
-		}
-	case "":
-		errs = append(errs, errors.New("Settings.Backend is empty: set BackendMemory, BackendKafka or BackendKinesis"))
-	default:
-		errs = append(errs, fmt.Errorf("Settings.Backend %q is unknown: use BackendMemory, BackendKafka or BackendKinesis", s.Backend))
 	}
 	if _, err := format.Lookup(s.Format); err != nil {
 		errs = append(errs, fmt.Errorf("Settings.Format: %w", err))
@@ -145,10 +120,13 @@ func (s Settings) validate(consumer bool) error {
 				errs = append(errs, errors.New("Settings.DB is nil: consumers keep offsets in the database (OffsetsInDatabase); set DB, or Offsets: OffsetsInBroker with Kafka"))
 			}
 		case OffsetsInBroker:
-			if s.Backend != BackendKafka {
-				errs = append(errs, fmt.Errorf("Settings.Offsets is OffsetsInBroker, which only BackendKafka supports (Backend is %q)", s.Backend))
-			} else if s.Kafka.GroupID == "" {
-				errs = append(errs, errors.New("Settings.Kafka.GroupID is empty: OffsetsInBroker commits offsets to that consumer group"))
+			if s.Backend == nil {
+				break
+			}
+			if bo, ok := s.Backend.(backend.BrokerOffsets); !ok {
+				errs = append(errs, fmt.Errorf("Settings.Offsets is OffsetsInBroker, which the %s backend does not support (%w): keep offsets in the database", s.Backend.Name(), backend.ErrUnsupported))
+			} else if err := bo.BrokerOffsets(); err != nil {
+				errs = append(errs, fmt.Errorf("Settings.Offsets is OffsetsInBroker: %w", err))
 			}
 		default:
 			errs = append(errs, fmt.Errorf("Settings.Offsets %q is unknown: use OffsetsInDatabase or OffsetsInBroker", s.Offsets))
@@ -158,4 +136,32 @@ func (s Settings) validate(consumer bool) error {
 		return fmt.Errorf("logpipe: invalid settings:\n%w", err)
 	}
 	return nil
+}
+
+// openProducer opens the backend producer of s. s is validated.
+func openProducer(ctx context.Context, s Settings) (backend.Producer, error) {
+	p, err := s.Backend.NewProducer(ctx, backend.ProducerOptions{Logger: s.Logger})
+	if err == nil && p == nil {
+		err = errors.New("the backend returned no producer")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("logpipe: open %s producer: %w", s.Backend.Name(), err)
+	}
+	return p, nil
+}
+
+// openConsumer opens the backend consumer of topic that s selects, with
+// its offset store. s is validated.
+func openConsumer(ctx context.Context, s Settings, topic string) (backend.Consumer, error) {
+	opts := backend.ConsumerOptions{Topic: topic, Logger: s.Logger.With("topic", topic)}
+	if s.Offsets == OffsetsInBroker {
+		opts.BrokerOffsets = true
+	} else {
+		opts.DB = s.DB
+	}
+	c, err := s.Backend.NewConsumer(ctx, opts)
+	if err == nil && c == nil {
+		err = errors.New("the backend returned no consumer")
+	}
+	return c, err
 }

@@ -21,9 +21,10 @@ type Producer struct {
 }
 
 // NewProducer returns a producer for topic with the backend, format and
-// producer id of s. It opens the backend's client (Kafka: no connection is
-// made until the first send; Kinesis: the AWS configuration is loaded).
-func NewProducer(s Settings, topic string) (*Producer, error) {
+// producer id of s. It opens the backend's producer (Kafka: no connection is
+// made until the first send; Kinesis: the AWS configuration is loaded, which
+// ctx bounds).
+func NewProducer(ctx context.Context, s Settings, topic string) (*Producer, error) {
 	s = s.withDefaults()
 	if err := s.validate(false); err != nil {
 		return nil, err
@@ -32,7 +33,7 @@ func NewProducer(s Settings, topic string) (*Producer, error) {
 		return nil, fmt.Errorf("logpipe: NewProducer needs a topic")
 	}
 	codec, _ := format.Lookup(s.Format) // validated above
-	bp, err := openProducer(s)
+	bp, err := openProducer(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +46,7 @@ func (p *Producer) Topic() string { return p.topic }
 // Send renders msg in the producer's format, with its key field's value as
 // the record key, and returns once the broker has acknowledged the record,
 // with where it went.
-func (p *Producer) Send(ctx context.Context, msg Serializer) (Position, error) {
+func (p *Producer) Send(ctx context.Context, msg Message) (Position, error) {
 	m, err := p.render(msg)
 	if err != nil {
 		return Position{}, err
@@ -61,7 +62,7 @@ func (p *Producer) Send(ctx context.Context, msg Serializer) (Position, error) {
 // path when it has one (Kafka, Kinesis), which is much faster than one Send
 // each. Messages with the same key keep their order. The positions are in
 // the order of msgs. On error, some messages may have been sent.
-func (p *Producer) SendBatch(ctx context.Context, msgs []Serializer) ([]Position, error) {
+func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Position, error) {
 	batch := make([]backend.Message, len(msgs))
 	for i, msg := range msgs {
 		m, err := p.render(msg)
@@ -93,7 +94,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Serializer) ([]Position
 
 // render turns msg into a record: the envelope in the producer's format,
 // and the key field's string form as the key.
-func (p *Producer) render(msg Serializer) (backend.Message, error) {
+func (p *Producer) render(msg Message) (backend.Message, error) {
 	key, err := recordKey(msg)
 	if err != nil {
 		return backend.Message{}, err

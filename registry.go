@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 )
 
-// ConsumerFactory builds a consumer from the application's settings, like a
-// function decorated with the original's register_consumer.
-type ConsumerFactory func(Settings) (*Consumer, error)
+// ConsumerFactory builds a consumer (or any Runner, such as a relay) from
+// the application's settings, like a function decorated with the original's
+// register_consumer.
+type ConsumerFactory func(Settings) (Runner, error)
 
 // Registry holds consumer factories, so that packages can register their
 // consumers in init() and one call runs them all (the original's
@@ -37,17 +39,25 @@ func (r *Registry) Register(f ConsumerFactory) {
 }
 
 // Build calls every factory with s and returns the consumers. Every factory
-// is called; their errors are joined.
-func (r *Registry) Build(s Settings) ([]*Consumer, error) {
+// is called; their errors are joined. A factory that returns neither a
+// consumer nor an error is an error.
+func (r *Registry) Build(s Settings) ([]Runner, error) {
 	r.mu.Lock()
 	factories := append([]ConsumerFactory(nil), r.factories...)
 	r.mu.Unlock()
 	var (
-		out  []*Consumer
+		out  []Runner
 		errs []error
 	)
 	for i, f := range factories {
+		if f == nil {
+			errs = append(errs, fmt.Errorf("logpipe: consumer factory %d is nil", i))
+			continue
+		}
 		c, err := f(s)
+		if err == nil && isNil(c) {
+			err = errors.New("returned no consumer and no error")
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("logpipe: consumer factory %d: %w", i, err))
 			continue
@@ -69,4 +79,13 @@ func (r *Registry) Run(ctx context.Context, s Settings) error {
 		return errors.New("logpipe: no consumers are registered (call RegisterConsumer from init)")
 	}
 	return NewMultiConsumer(consumers...).Run(ctx)
+}
+
+// isNil reports whether r is nil or holds a nil pointer.
+func isNil(r Runner) bool {
+	if r == nil {
+		return true
+	}
+	v := reflect.ValueOf(r)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

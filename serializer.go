@@ -12,9 +12,25 @@ import (
 	"gorm.io/gorm"
 )
 
-// Serializer is one version of one message type. It plays the part of a
-// django-logpipe serializer class: the struct's exported fields, named by
-// their JSON tags, are the message's fields, for both json and msgpack.
+// Message is one version of one message type, as a producer needs it: the
+// struct's exported fields, named by their JSON tags, are the message's
+// fields, for both json and msgpack (a field type's MarshalJSON and
+// UnmarshalJSON drive msgpack too). A produce-only type implements Message
+// alone and needs neither a database nor GORM. MessageType, Version and
+// KeyField must not depend on the field values.
+type Message interface {
+	// MessageType names the type within its topic, like MESSAGE_TYPE.
+	MessageType() string
+	// Version is the schema version, like VERSION.
+	Version() int
+	// KeyField is the JSON name of the field whose value is the record key
+	// (Kafka's key, Kinesis's partition key), like KEY_FIELD; "" for none.
+	KeyField() string
+}
+
+// Serializer is one version of one message type that a consumer applies. It
+// plays the part of a django-logpipe serializer class: a Message that can
+// also look up and save what it describes.
 //
 // A producer renders a Serializer value and sends it. A consumer decodes each
 // incoming message into a new value of the registered type (see
@@ -23,16 +39,11 @@ import (
 // committed: the application's writes and the offset commit succeed or fail
 // together.
 //
-// Methods are usually declared on the pointer type. MessageType, Version and
-// KeyField must not depend on the field values.
+// Methods are usually declared on the pointer type. RecordFrom(ctx) gives
+// LookupInstance and Save the record being applied (position, key,
+// timestamp, headers, producer id).
 type Serializer interface {
-	// MessageType names the type within its topic, like MESSAGE_TYPE.
-	MessageType() string
-	// Version is the schema version, like VERSION.
-	Version() int
-	// KeyField is the JSON name of the field whose value is the record key
-	// (Kafka's key, Kinesis's partition key), like KEY_FIELD; "" for none.
-	KeyField() string
+	Message
 	// LookupInstance returns the existing object that this message
 	// updates, or nil when the message describes a new one. It runs inside
 	// the record's transaction tx (nil when no database is configured).
@@ -53,8 +64,9 @@ type Validator interface {
 	Validate() error
 }
 
-// Produce-only and consume-only serializers can embed NoLookup, NoSave or
-// both to satisfy the interface.
+// Consume-only serializers whose Save does all the work can embed NoLookup;
+// types sent without a key can embed NoKey. Produce-only types implement
+// Message and need neither.
 
 // NoLookup implements LookupInstance by finding nothing, for serializers
 // whose Save does all the work.
@@ -76,7 +88,7 @@ var keyFields sync.Map // reflect.Type -> map[string][]int
 // recordKey returns the string form of msg's key field: text as is, numbers
 // in decimal, other values (such as a UUID) through their String or
 // MarshalText method.
-func recordKey(msg Serializer) ([]byte, error) {
+func recordKey(msg Message) ([]byte, error) {
 	name := msg.KeyField()
 	if name == "" {
 		return nil, nil

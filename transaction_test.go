@@ -14,7 +14,6 @@ import (
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/backend/memory"
 	"github.com/logpipe-go/logpipe/internal/testenv"
-	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
 // failingCommit fails its first failures Commit calls, after the record's
@@ -82,9 +81,9 @@ func TestCommitFailureRollsBackTheSave(t *testing.T) {
 			t.Parallel()
 			db := open(t)
 			require.NoError(t, db.AutoMigrate(&row{}))
-			b := memory.NewBroker()
-			s := Settings{Backend: BackendMemory, Memory: b, DB: db}
-			p, err := NewProducer(s, "tx")
+			b := memory.NewBroker(memory.WithAutoCreateTopics(1))
+			s := Settings{Backend: b, DB: db}
+			p, err := NewProducer(context.Background(), s, "tx")
 			require.NoError(t, err)
 			_, err = p.Send(context.Background(), &row{UUID: uuid.NewString()})
 			require.NoError(t, err)
@@ -100,7 +99,7 @@ func TestCommitFailureRollsBackTheSave(t *testing.T) {
 			assert.ErrorIs(t, err, errCommit)
 			assert.ErrorIs(t, err, ErrSave)
 			assert.Zero(t, countPeople(t, db), "the save was rolled back with the failed commit")
-			offsets, err := (&offsetstore.Kafka{DB: db}).Load(context.Background(), "tx")
+			offsets, err := testenv.NextOffsets(context.Background(), db, "tx")
 			require.NoError(t, err)
 			assert.Empty(t, offsets)
 
@@ -119,9 +118,9 @@ func TestSaveFailureCommitsNothing(t *testing.T) {
 	t.Parallel()
 	db := testenv.SQLite(t)
 	require.NoError(t, db.AutoMigrate(&row{}))
-	b := memory.NewBroker()
-	s := Settings{Backend: BackendMemory, Memory: b, DB: db}
-	p, err := NewProducer(s, "save")
+	b := memory.NewBroker(memory.WithAutoCreateTopics(1))
+	s := Settings{Backend: b, DB: db}
+	p, err := NewProducer(context.Background(), s, "save")
 	require.NoError(t, err)
 	ctx := context.Background()
 	for range 3 {
@@ -131,10 +130,11 @@ func TestSaveFailureCommitsNothing(t *testing.T) {
 	// An "account" message whose save fails, between people.
 	msgV, err := p.render(&failingSaveMsg{})
 	require.NoError(t, err)
-	_, err = b.NewProducer().Send(ctx, msgV)
+	_, err = b.Append(msgV)
 	require.NoError(t, err)
 
-	c, err := NewConsumer(s, "save", WithIdleTimeout(100*time.Millisecond), WithTransactionSize(10))
+	c, err := NewConsumer(s, "save", WithIdleTimeout(100*time.Millisecond), WithTransactionSize(10), WithoutDeadLetters(),
+		WithRetryPolicy(RetryPolicy{MinBackoff: time.Millisecond}))
 	require.NoError(t, err)
 	require.NoError(t, c.Register(&row{}, &failingSaveMsg{}))
 	err = c.Run(ctx)
@@ -142,7 +142,7 @@ func TestSaveFailureCommitsNothing(t *testing.T) {
 	assert.ErrorIs(t, err, ErrSave)
 	assert.ErrorContains(t, err, "save/0@3")
 	assert.Zero(t, countPeople(t, db), "the group was rolled back")
-	offsets, _ := (&offsetstore.Kafka{DB: db}).Load(ctx, "save")
+	offsets, _ := testenv.NextOffsets(ctx, db, "save")
 	assert.Empty(t, offsets)
 }
 
@@ -189,9 +189,9 @@ func (r *recordingSave) Save(ctx context.Context, tx *gorm.DB, instance any) err
 func TestOutsideTransactionCommitsAfterSave(t *testing.T) {
 	db := testenv.SQLite(t)
 	require.NoError(t, db.AutoMigrate(&row{}))
-	b := memory.NewBroker()
-	s := Settings{Backend: BackendMemory, Memory: b, DB: db}
-	p, err := NewProducer(s, "outside")
+	b := memory.NewBroker(memory.WithAutoCreateTopics(1))
+	s := Settings{Backend: b, DB: db}
+	p, err := NewProducer(context.Background(), s, "outside")
 	require.NoError(t, err)
 	_, err = p.Send(context.Background(), &row{UUID: uuid.NewString()})
 	require.NoError(t, err)

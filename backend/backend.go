@@ -1,24 +1,125 @@
 // Package backend defines what a transport (Kafka, Kinesis, the in-memory
-// broker) implements for logpipe. Users do not call these interfaces; they
-// hold *logpipe.Producer and *logpipe.Consumer, which drive a backend the way
-// database/sql drives a driver.
+// broker, or one of your own) implements for logpipe, the way
+// database/sql/driver defines what a database driver implements. Users do
+// not call these interfaces: they put a Backend value, built by the backend's
+// own package (kafka.New, kinesis.New, memory.NewBroker), in
+// logpipe.Settings, and hold *logpipe.Producer and *logpipe.Consumer, which
+// drive it. The root package imports no backend, so a program links only the
+// backends it imports.
 //
 // A backend has two halves: a Producer that writes one record (or a batch)
 // and reports where it went, and a Consumer that fetches records from every
 // partition (Kafka) or shard (Kinesis) of one topic or stream, resuming from
-// stored positions, and commits a record's position once it has been applied.
+// stored positions, and commits a record's position once it has been
+// applied. Optional capabilities are found by type assertion: BatchProducer,
+// OutsideTransaction, IdleAware, BrokerOffsets, Validator.
+//
+// The conformance suite in package backendtest pins down the behaviour every
+// backend shares; a new backend is tested by calling backendtest.Run.
 package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
 )
 
-// Position says where a record is: a Kafka (or in-memory) topic, partition and
-// offset, or a Kinesis stream, shard and sequence number.
+// ErrClosed is returned by a Producer's or Consumer's methods after Close.
+var ErrClosed = errors.New("logpipe/backend: closed")
+
+// ErrMissingTopic is matched (errors.Is) by the error a backend returns when
+// the topic or stream does not exist. Backends never create topics; each
+// returns its own typed error (naming the topic and where it looked) that
+// matches this.
+var ErrMissingTopic = errors.New("logpipe/backend: topic or stream does not exist")
+
+// ErrUnsupported is matched by the error a backend or an offset store
+// returns for something it cannot do (broker-side offsets on Kinesis, say).
+var ErrUnsupported = errors.New("logpipe/backend: not supported")
+
+// Backend opens producers and consumers of one transport. A backend package
+// returns one from its constructor (kafka.New(cfg), kinesis.New(cfg),
+// memory.NewBroker()), to be set as logpipe.Settings.Backend. It is safe for
+// concurrent use and holds no connection itself: each producer and consumer
+// opens its own.
+type Backend interface {
+	// Name is a short name for logs and errors: "kafka", "kinesis",
+	// "memory".
+	Name() string
+	// NewProducer opens a producer. It may load configuration (Kinesis
+	// loads the AWS configuration) but need not connect.
+	NewProducer(ctx context.Context, opts ProducerOptions) (Producer, error)
+	// NewConsumer opens a consumer of opts.Topic.
+	NewConsumer(ctx context.Context, opts ConsumerOptions) (Consumer, error)
+}
+
+// Validator is implemented by a Backend that can check its configuration
+// without contacting anything. logpipe.NewProducer and NewConsumer call it
+// and report its problems with the rest of the settings.
+type Validator interface {
+	Validate() error
+}
+
+// BrokerOffsets is implemented by a Backend that can keep consumer
+// positions in the broker (Kafka's consumer groups). BrokerOffsets returns
+// nil when the backend is configured for it, else an error saying what is
+// missing. A Backend without it cannot: ConsumerOptions.BrokerOffsets is
+// then refused with an error matching ErrUnsupported.
+type BrokerOffsets interface {
+	BrokerOffsets() error
+}
+
+// ProducerOptions says how a producer is opened.
+type ProducerOptions struct {
+	// Logger receives the producer's logs (retries, at warning level).
+	// Never nil: logpipe passes Settings.Logger or a discarding logger.
+	Logger *slog.Logger
+}
+
+// ConsumerOptions says what a consumer reads and where it keeps positions.
+type ConsumerOptions struct {
+	// Topic is the topic or stream to read, every partition or shard of
+	// it. Required.
+	Topic string
+	// Name names the consumer, so that two consumers of one topic sharing a
+	// database keep separate positions; "" is the unnamed default, whose
+	// positions live in the tables django-logpipe shares.
+	Name string
+	// Offsets keeps the positions. When nil and BrokerOffsets is false,
+	// the backend keeps them in DB, in its django-logpipe table
+	// (logpipe_kafkaoffset or logpipe_kinesisoffset).
+	Offsets OffsetStore
+	// DB is the application's database, for the backend's own offsets
+	// table when Offsets is nil.
+	DB *gorm.DB
+	// BrokerOffsets keeps positions in the broker instead (Kafka consumer
+	// groups): Commit is then called with a nil tx after the record's
+	// transaction commits. Only backends implementing BrokerOffsets can.
+	BrokerOffsets bool
+	// Logger receives the consumer's logs. Never nil when logpipe opens
+	// the consumer.
+	Logger *slog.Logger
+}
+
+// Store returns the offset store a backend whose table is made by table
+// uses for o: o.Offsets when set, else table(o.DB). It fails when neither
+// is set (and BrokerOffsets is not asked for).
+func (o ConsumerOptions) Store(table func(*gorm.DB) OffsetStore) (OffsetStore, error) {
+	switch {
+	case o.Offsets != nil:
+		return o.Offsets, nil
+	case o.DB != nil:
+		return table(o.DB), nil
+	}
+	return nil, errors.New("logpipe/backend: ConsumerOptions has neither Offsets nor DB: say where positions are kept")
+}
+
+// Position says where a record is: a Kafka (or in-memory) topic, partition
+// and offset, or a Kinesis stream, shard and sequence number.
 type Position struct {
 	// Topic is the Kafka topic or the Kinesis stream name.
 	Topic string
@@ -41,6 +142,14 @@ func (p Position) String() string {
 	return fmt.Sprintf("%s/%d@%d", p.Topic, p.Partition, p.Offset)
 }
 
+// Header is a record header: a key and a value. Kafka carries headers;
+// Kinesis has none (its backend drops them). django-logpipe ignores them, so
+// headers never break interoperation.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
 // Message is one record to send.
 type Message struct {
 	// Topic is the Kafka topic or Kinesis stream.
@@ -51,6 +160,8 @@ type Message struct {
 	Key []byte
 	// Value is the rendered envelope, "json:{...}" or "msgpack:...".
 	Value []byte
+	// Headers travel with the record where the transport has them.
+	Headers []Header
 }
 
 // Record is one record read from a topic or stream.
@@ -59,12 +170,14 @@ type Record struct {
 	Key       []byte
 	Value     []byte
 	Timestamp time.Time
+	// Headers are the record's headers (nil on Kinesis).
+	Headers []Header
 }
 
 // Producer sends records. Implementations are safe for concurrent use.
 type Producer interface {
 	// Send writes one record and returns once the broker has acknowledged
-	// it, or the context ends.
+	// it, or the context ends. After Close it returns ErrClosed.
 	Send(ctx context.Context, m Message) (Position, error)
 	// Close flushes anything pending and releases the producer. It is
 	// idempotent.
@@ -80,17 +193,20 @@ type BatchProducer interface {
 }
 
 // Consumer reads one topic or stream. A Consumer is used by one goroutine at
-// a time.
+// a time; Close may be called from any.
 type Consumer interface {
 	// Fetch returns the next records, in order within each partition or
 	// shard. It returns an empty slice (and nil error) when nothing arrived
 	// within the backend's poll interval, so that the caller can check its
 	// idle timeout; it never blocks longer than about a second past that.
-	// It returns ctx.Err() when the context ends.
+	// It returns ctx.Err() when the context ends, and nothing it read is
+	// lost then: the next Fetch returns it. After Close it returns
+	// ErrClosed.
 	Fetch(ctx context.Context) ([]Record, error)
 	// Commit records that rec has been applied, so that reading resumes
 	// after it. When tx is not nil the position is written in that
-	// database transaction, together with whatever the application saved.
+	// database transaction, together with whatever the application saved,
+	// and rolls back with it.
 	Commit(ctx context.Context, tx *gorm.DB, rec Record) error
 	// Close releases the consumer. It is idempotent.
 	Close() error
@@ -111,14 +227,30 @@ type IdleAware interface {
 	Idle() bool
 }
 
-// OffsetStore keeps the next offset to read of each partition of a topic,
-// for the backends with numbered partitions (Kafka, memory).
-// offsetstore.Kafka (the logpipe_kafkaoffset table) implements it.
+// Checkpoint is what an OffsetStore commits: the last record applied of a
+// partition or shard, for which consumer, under which fencing token.
+type Checkpoint struct {
+	Position
+	// Consumer is the consumer's name (ConsumerOptions.Name); "" for the
+	// unnamed default.
+	Consumer string
+	// Fence is a fencing token: the group generation or lease epoch under
+	// which the record was read, so that a store can refuse the commit of
+	// a consumer that lost the partition meanwhile. 0 means none.
+	Fence int64
+}
+
+// OffsetStore keeps, per partition or shard of a topic, the last record
+// applied. offsetstore.Kafka (logpipe_kafkaoffset) and offsetstore.Kinesis
+// (logpipe_kinesisoffset) implement it.
 type OffsetStore interface {
-	// Load returns the next offset to read of each partition of topic that
-	// has one stored.
-	Load(ctx context.Context, topic string) (map[int32]int64, error)
-	// Commit stores next as the next offset to read of topic's partition,
-	// through tx when it is not nil.
-	Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error
+	// Load returns the stored position of each partition or shard of
+	// topic that has one, for the named consumer: the last record applied
+	// (for Kafka, Offset is that record's offset, so reading resumes at
+	// Offset+1; -1 means resume at 0).
+	Load(ctx context.Context, consumer, topic string) ([]Position, error)
+	// Commit stores c as the last record applied of its partition or
+	// shard, through tx when it is not nil so that it commits or rolls
+	// back with the application's writes.
+	Commit(ctx context.Context, tx *gorm.DB, c Checkpoint) error
 }

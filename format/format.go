@@ -192,7 +192,7 @@ func jsonString(raw json.RawMessage) (s string, ok bool) {
 // parseVersion accepts an integral JSON number, such as 1 or 1.0 (Python's
 // 1.0 == 1 finds version 1 in the original).
 func parseVersion(raw json.RawMessage) (int, bool) {
-	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
 		return 0, false
 	}
 	if i, err := strconv.ParseInt(string(raw), 10, 32); err == nil {

@@ -105,9 +105,10 @@ func jsonTooDeep(b []byte) bool {
 		c := b[i]
 		switch {
 		case inString:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == '"' {
+			case '"':
 				inString = false
 			}
 		case c == '"':

@@ -120,15 +120,12 @@ func (Msgpack) ParseBody(body []byte) (Fields, error) {
 }
 
 // decodeJSON decodes JSON into generic values, keeping integers as int64
-// (or uint64) and other numbers as float64, as Python does.
+// (or uint64) and other numbers as float64, as Python does, and objects'
+// keys in their order.
 func decodeJSON(raw json.RawMessage) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return numbers(v), nil
+	return decodeOrderedJSON(dec)
 }
 
 func numbers(v any) any {

@@ -10,14 +10,6 @@
 // are read and written as they are.
 package offsetstore
 
-import (
-	"context"
-	"errors"
-	"fmt"
-
-	"gorm.io/gorm"
-)
-
 // KafkaOffset is a row of logpipe_kafkaoffset: the next offset to read from a
 // Kafka (or in-memory) topic partition.
 type KafkaOffset struct {
@@ -43,22 +35,3 @@ type KinesisOffset struct {
 
 // TableName returns "logpipe_kinesisoffset", the original's table.
 func (KinesisOffset) TableName() string { return "logpipe_kinesisoffset" }
-
-// Migrate creates the offsets tables that do not exist yet, like the
-// original's "manage.py migrate logpipe". Tables that exist, including those
-// created by Django, are left as they are.
-func Migrate(ctx context.Context, db *gorm.DB) error {
-	if db == nil {
-		return errors.New("logpipe/offsetstore: Migrate needs a database")
-	}
-	m := db.WithContext(ctx).Migrator()
-	for _, model := range []any{&KafkaOffset{}, &KinesisOffset{}} {
-		if m.HasTable(model) {
-			continue
-		}
-		if err := m.CreateTable(model); err != nil {
-			return fmt.Errorf("logpipe/offsetstore: create table: %w", err)
-		}
-	}
-	return nil
-}

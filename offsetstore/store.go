@@ -8,6 +8,13 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/logpipe-go/logpipe/backend"
+)
+
+var (
+	_ backend.OffsetStore = (*Kafka)(nil)
+	_ backend.OffsetStore = (*Kinesis)(nil)
 )
 
 // ErrOffsetMoved is returned by Commit when the stored position is no longer
@@ -78,34 +85,42 @@ type Kafka struct {
 	fence fence[partitionKey, int64]
 }
 
-// Load returns the next offset to read for each partition of topic that has a
-// stored position.
-func (s *Kafka) Load(ctx context.Context, topic string) (map[int32]int64, error) {
+// Load returns the last applied offset of each partition of topic that has a
+// stored position (the table holds the next offset to read, one more).
+func (s *Kafka) Load(ctx context.Context, consumer, topic string) ([]backend.Position, error) {
+	if err := unnamed(consumer); err != nil {
+		return nil, err
+	}
 	var rows []KafkaOffset
 	if err := s.DB.WithContext(ctx).Where("topic = ?", topic).Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("logpipe/offsetstore: load offsets of topic %q: %w", topic, err)
 	}
-	out := make(map[int32]int64, len(rows))
+	out := make([]backend.Position, 0, len(rows))
 	known := make(map[partitionKey]int64, len(rows))
 	for _, r := range rows {
-		out[r.Partition] = r.Offset
+		out = append(out, backend.Position{Topic: topic, Partition: r.Partition, Offset: r.Offset - 1})
 		known[partitionKey{topic, r.Partition}] = r.Offset
 	}
 	s.fence.learn(topic, known)
 	return out, nil
 }
 
-// Commit stores next as the next offset to read from topic's partition. It
-// writes through tx when tx is not nil, so that the position commits with the
-// application's own writes, else through s.DB. When the store has loaded
-// the topic, the write is conditional on the row still holding what it
-// loaded or last committed: otherwise it fails with ErrOffsetMoved.
-func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, topic string, partition int32, next int64) error {
+// Commit stores c's offset plus one as the next offset to read from its
+// partition. It writes through tx when tx is not nil, so that the position
+// commits with the application's own writes, else through s.DB. When the
+// store has loaded the topic, the write is conditional on the row still
+// holding what it loaded or last committed: otherwise it fails with
+// ErrOffsetMoved.
+func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint) error {
+	if err := checkpointSupported(c); err != nil {
+		return err
+	}
 	db := tx
 	if db == nil {
 		db = s.DB
 	}
 	db = db.WithContext(ctx)
+	topic, partition, next := c.Topic, c.Partition, c.Offset+1
 	key := partitionKey{topic, partition}
 	prev, fenced, absent := s.fence.expect(topic, key)
 	err := commitRow(db, &KafkaOffset{Topic: topic, Partition: partition, Offset: next},
@@ -114,6 +129,27 @@ func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, topic string, partition
 		return fmt.Errorf("logpipe/offsetstore: commit offset %d of %s/%d: %w", next, topic, partition, err)
 	}
 	s.fence.set(key, next)
+	return nil
+}
+
+// unnamed refuses a named consumer: the django-logpipe tables have no
+// consumer column, so they hold the unnamed default's positions only.
+func unnamed(consumer string) error {
+	if consumer != "" {
+		return fmt.Errorf("logpipe/offsetstore: consumer name %q: %w (the django-logpipe tables hold the unnamed consumer's positions only)", consumer, backend.ErrUnsupported)
+	}
+	return nil
+}
+
+// checkpointSupported refuses what the django-logpipe tables cannot hold: a
+// consumer name or a fencing token.
+func checkpointSupported(c backend.Checkpoint) error {
+	if err := unnamed(c.Consumer); err != nil {
+		return err
+	}
+	if c.Fence != 0 {
+		return fmt.Errorf("logpipe/offsetstore: fencing token %d: %w by these tables", c.Fence, backend.ErrUnsupported)
+	}
 	return nil
 }
 
@@ -134,31 +170,38 @@ type Kinesis struct {
 
 // Load returns the last applied sequence number of each shard of stream that
 // has a stored position.
-func (s *Kinesis) Load(ctx context.Context, stream string) (map[string]string, error) {
+func (s *Kinesis) Load(ctx context.Context, consumer, stream string) ([]backend.Position, error) {
+	if err := unnamed(consumer); err != nil {
+		return nil, err
+	}
 	var rows []KinesisOffset
 	err := s.DB.WithContext(ctx).Where("region = ? AND stream = ?", s.Region, stream).Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("logpipe/offsetstore: load positions of stream %q: %w", stream, err)
 	}
-	out := make(map[string]string, len(rows))
+	out := make([]backend.Position, 0, len(rows))
 	known := make(map[shardKey]string, len(rows))
 	for _, r := range rows {
-		out[r.Shard] = r.SequenceNumber
+		out = append(out, backend.Position{Topic: stream, Shard: r.Shard, SequenceNumber: r.SequenceNumber})
 		known[shardKey{stream, r.Shard}] = r.SequenceNumber
 	}
 	s.fence.learn(stream, known)
 	return out, nil
 }
 
-// Commit stores seq as the last applied sequence number of stream's shard,
+// Commit stores c's sequence number as the last applied of its shard,
 // through tx when tx is not nil, else through s.DB. Like Kafka.Commit, it is
 // conditional once the stream is loaded, failing with ErrOffsetMoved.
-func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, stream, shard, seq string) error {
+func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint) error {
+	if err := checkpointSupported(c); err != nil {
+		return err
+	}
 	db := tx
 	if db == nil {
 		db = s.DB
 	}
 	db = db.WithContext(ctx)
+	stream, shard, seq := c.Topic, c.Shard, c.SequenceNumber
 	key := shardKey{stream, shard}
 	prev, fenced, absent := s.fence.expect(stream, key)
 	err := commitRow(db, &KinesisOffset{Region: s.Region, Stream: stream, Shard: shard, SequenceNumber: seq},

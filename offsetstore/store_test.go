@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/testenv"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -32,35 +33,63 @@ func databases(t *testing.T) map[string]func(testing.TB) *gorm.DB {
 	return testenv.Databases(t)
 }
 
+// kafkaAt is the checkpoint of the record before next on topic's partition.
+func kafkaAt(topic string, partition int32, next int64) backend.Checkpoint {
+	return backend.Checkpoint{Position: backend.Position{Topic: topic, Partition: partition, Offset: next - 1}}
+}
+
+func kinesisAt(stream, shard, seq string) backend.Checkpoint {
+	return backend.Checkpoint{Position: backend.Position{Topic: stream, Shard: shard, SequenceNumber: seq}}
+}
+
 func exercise(t *testing.T, db *gorm.DB, bigOffsets bool) {
 	t.Helper()
 	ctx := context.Background()
 	k := offsetstore.Kafka{DB: db}
-	got, err := k.Load(ctx, "people")
+	got, err := k.Load(ctx, "", "people")
 	require.NoError(t, err)
 	assert.Empty(t, got)
-	require.NoError(t, k.Commit(ctx, nil, "people", 0, 10))
-	require.NoError(t, k.Commit(ctx, nil, "people", 1, 5))
-	require.NoError(t, k.Commit(ctx, nil, "people", 0, 11)) // update, not a second row
-	require.NoError(t, k.Commit(ctx, nil, "places", 0, 3))
+	require.NoError(t, k.Commit(ctx, nil, kafkaAt("people", 0, 10)))
+	require.NoError(t, k.Commit(ctx, nil, kafkaAt("people", 1, 5)))
+	require.NoError(t, k.Commit(ctx, nil, kafkaAt("people", 0, 11))) // update, not a second row
+	require.NoError(t, k.Commit(ctx, nil, kafkaAt("places", 0, 3)))
 	next := int64(12)
 	if bigOffsets {
 		next = math.MaxInt32 + 10
 	}
 	require.NoError(t, db.Transaction(func(tx *gorm.DB) error {
-		return k.Commit(ctx, tx, "people", 1, next)
+		return k.Commit(ctx, tx, kafkaAt("people", 1, next))
 	}))
-	got, err = k.Load(ctx, "people")
+	got, err = k.Load(ctx, "", "people")
 	require.NoError(t, err)
-	assert.Equal(t, map[int32]int64{0: 11, 1: next}, got)
+	assert.ElementsMatch(t, []backend.Position{{Topic: "people", Partition: 0, Offset: 10}, {Topic: "people", Partition: 1, Offset: next - 1}}, got)
+	next2, err := testenv.NextOffsets(ctx, db, "people")
+	require.NoError(t, err)
+	assert.Equal(t, map[int32]int64{0: 11, 1: next}, next2, "the table holds the next offset to read, as Django's does")
 
 	ks := offsetstore.Kinesis{DB: db, Region: "us-east-1"}
-	require.NoError(t, ks.Commit(ctx, nil, "stream", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588802"))
-	require.NoError(t, ks.Commit(ctx, nil, "stream", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588803"))
-	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: "eu-west-1"}).Commit(ctx, nil, "stream", "shardId-000000000000", "1"))
-	pos, err := ks.Load(ctx, "stream")
+	require.NoError(t, ks.Commit(ctx, nil, kinesisAt("stream", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588802")))
+	require.NoError(t, ks.Commit(ctx, nil, kinesisAt("stream", "shardId-000000000000", "49590338271490256608559692538361571095921575989136588803")))
+	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: "eu-west-1"}).Commit(ctx, nil, kinesisAt("stream", "shardId-000000000000", "1")))
+	pos, err := ks.Load(ctx, "", "stream")
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"shardId-000000000000": "49590338271490256608559692538361571095921575989136588803"}, pos)
+	assert.Equal(t, []backend.Position{{Topic: "stream", Shard: "shardId-000000000000", SequenceNumber: "49590338271490256608559692538361571095921575989136588803"}}, pos)
+}
+
+// The django-logpipe tables hold the unnamed consumer's positions only, and
+// no fencing token: a store says so rather than mixing positions.
+func TestNamedConsumersAndFencesAreRefused(t *testing.T) {
+	t.Parallel()
+	db := testenv.SQLite(t)
+	ctx := context.Background()
+	_, err := (&offsetstore.Kafka{DB: db}).Load(ctx, "billing", "people")
+	assert.ErrorIs(t, err, backend.ErrUnsupported)
+	c := kafkaAt("people", 0, 1)
+	c.Fence = 3
+	assert.ErrorIs(t, (&offsetstore.Kafka{DB: db}).Commit(ctx, nil, c), backend.ErrUnsupported)
+	c = kinesisAt("s", "shard", "1")
+	c.Consumer = "billing"
+	assert.ErrorIs(t, (&offsetstore.Kinesis{DB: db}).Commit(ctx, nil, c), backend.ErrUnsupported)
 }
 
 func TestMigratedTables(t *testing.T) {
@@ -94,7 +123,7 @@ func TestTablesCreatedByDjango(t *testing.T) {
 			if name == "postgres" {
 				// Past 2^31 a Django-created column refuses the offset:
 				// an error, never a silently wrong position.
-				err := (&offsetstore.Kafka{DB: db}).Commit(context.Background(), nil, "people", 0, math.MaxInt32+1)
+				err := (&offsetstore.Kafka{DB: db}).Commit(context.Background(), nil, kafkaAt("people", 0, math.MaxInt32+1))
 				assert.Error(t, err)
 			}
 		})

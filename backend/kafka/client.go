@@ -67,7 +67,13 @@ func newConn(cfg Config) (*conn, error) {
 		addr:   kafkago.TCP(cfg.Brokers...),
 		topics: map[string]*topicInfo{},
 	}
-	c.newTransport = func() (transport, error) { return newTransport(cfg, nil) }
+	c.newTransport = func() (transport, error) {
+		t, err := newTransport(cfg, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &hintTransport{t}, nil
+	}
 	t, err := c.newTransport()
 	if err != nil {
 		return nil, err
@@ -124,14 +130,19 @@ func newTransport(cfg Config, topics []string) (*kafkago.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kafkago.Transport{
+	t := &kafkago.Transport{
 		DialTimeout:    cfg.DialTimeout,
 		MetadataTTL:    cfg.MetadataRefresh,
 		MetadataTopics: topics,
 		ClientID:       cfg.ClientID,
-		TLS:            cfg.TLS,
 		SASL:           mech,
-	}, nil
+	}
+	if cfg.TLS != nil {
+		// The handshake is done by the dialer rather than by kafka-go, so
+		// that its failure says what it is (see tlsDialer).
+		t.Dial = tlsDialer(cfg.TLS)
+	}
+	return t, nil
 }
 
 func saslMechanism(s *SASL) (sasl.Mechanism, error) {
@@ -148,7 +159,8 @@ func saslMechanism(s *SASL) (sasl.Mechanism, error) {
 		}
 		m, err := scram.Mechanism(algo, s.Username, s.Password)
 		if err != nil {
-			return nil, fmt.Errorf("logpipe/kafka: SASL %s: %w", s.Mechanism, err)
+			// Not wrapped: the scram library's error quotes the password.
+			return nil, saslMechanismError(s)
 		}
 		return m, nil
 	}
@@ -208,7 +220,7 @@ func (c *conn) freshPartitionCount(ctx context.Context, topic string) (int, erro
 		return 0, err
 	}
 	defer t.CloseIdleConnections()
-	cl := &kafkago.Client{Addr: c.addr, Transport: t, Timeout: c.cfg.RequestTimeout}
+	cl := &kafkago.Client{Addr: c.addr, Transport: &hintTransport{t}, Timeout: c.cfg.RequestTimeout}
 	n, err := metadataPartitions(ctx, cl, topic)
 	return n, c.wrapMetadataErr(topic, err)
 }

@@ -62,11 +62,14 @@ const (
 
 // SASL holds SASL credentials, as hosted Kafka services (Amazon MSK,
 // Confluent Cloud) require. Combine it with Config.TLS: PLAIN sends the
-// password as it is.
+// password as it is. A SASL prints and logs (fmt, log/slog) with its
+// password redacted, and no error of this package contains the password.
 type SASL struct {
 	// Mechanism is SASLPlain, SASLScramSHA256 or SASLScramSHA512. Required.
 	Mechanism SASLMechanism
 	// Username and Password are the credentials. Username is required.
+	// Config.Validate refuses one that cannot log in (see there): trim the
+	// line break a secret file ends with, strings.TrimRight(s, "\r\n").
 	Username string
 	Password string
 }
@@ -180,6 +183,13 @@ func (c Config) withDefaults() Config {
 
 // Validate reports every problem with c at once, each saying what to fix.
 // It does not contact the brokers.
+//
+// It refuses a SASL user name or password that SASLprep (RFC 4013) refuses
+// (control characters such as a trailing line break, prohibited or
+// unassigned code points, invalid UTF-8) and, for the SCRAM mechanisms, one
+// that SASLprep would change (mapped or normalized characters): the SCRAM
+// client prepares it and Kafka does not, so it could not log in. The error
+// names the position of the offending character, never the password.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) {
@@ -223,6 +233,7 @@ func (c Config) Validate() error {
 		if s.Username == "" {
 			bad("Config.SASL.Username is empty: set the SASL user name, or leave Config.SASL nil")
 		}
+		validateSASL(s, bad)
 	}
 	return errors.Join(errs...)
 }

@@ -14,24 +14,17 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
 // ConsumerOptions says what a Consumer reads and where it keeps its
-// positions.
-type ConsumerOptions struct {
-	// Topic is the topic to read, every partition of it. Required.
-	Topic string
-	// Offsets keeps the next offset to read of each partition. Pass
-	// offsetstore.Kafka{DB: db} to keep them in the application's database
-	// (logpipe_kafkaoffset), written in the same transaction as what a
-	// record's handler saves: exactly-once. Nil keeps them as the committed
-	// offsets of the consumer group Config.GroupID, written after the
-	// handler's transaction commits: at-least-once (a crash between the two
-	// applies the record again).
-	Offsets OffsetStore
-	// Logger overrides Config.Logger for this consumer.
-	Logger *slog.Logger
-}
+// positions: in the offset store Offsets, else in logpipe_kafkaoffset of DB
+// (written in the same transaction as what a record's handler saves:
+// exactly-once), or with BrokerOffsets as the committed offsets of the
+// consumer group Config.GroupID, written after the handler's transaction
+// commits (at-least-once: a crash between the two applies the record
+// again). Logger, when set, overrides Config.Logger.
+type ConsumerOptions = backend.ConsumerOptions
 
 // Consumer reads every partition of one topic. It implements
 // backend.Consumer and backend.OutsideTransaction. Fetch and Commit are for
@@ -47,6 +40,7 @@ type ConsumerOptions struct {
 type Consumer struct {
 	cfg    Config
 	topic  string
+	name   string // the consumer's name, for the offset store
 	store  OffsetStore
 	broker bool // offsets are a consumer group's
 	log    *slog.Logger
@@ -84,8 +78,13 @@ func NewConsumer(cfg Config, opts ConsumerOptions) (*Consumer, error) {
 	if opts.Topic == "" {
 		err = errors.Join(err, errors.New("logpipe/kafka: ConsumerOptions.Topic is empty: name the topic to read"))
 	}
-	if opts.Offsets == nil && cfg.GroupID == "" {
-		err = errors.Join(err, errors.New("logpipe/kafka: Config.GroupID is empty: broker-side offsets (ConsumerOptions.Offsets nil) need a consumer group; set GroupID, or pass an OffsetStore such as offsetstore.Kafka"))
+	var store OffsetStore
+	if opts.BrokerOffsets {
+		err = errors.Join(err, cfg.brokerOffsets())
+	} else if s, serr := opts.Store(func(db *gorm.DB) OffsetStore { return &offsetstore.Kafka{DB: db} }); serr != nil {
+		err = errors.Join(err, fmt.Errorf("logpipe/kafka: %w", serr))
+	} else {
+		store = s
 	}
 	if err != nil {
 		return nil, err
@@ -101,7 +100,7 @@ func NewConsumer(cfg Config, opts ConsumerOptions) (*Consumer, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cons := &Consumer{
-		cfg: cfg, topic: opts.Topic, store: opts.Offsets, log: log.With("topic", opts.Topic), conn: c,
+		cfg: cfg, topic: opts.Topic, name: opts.Name, store: store, log: log.With("topic", opts.Topic), conn: c,
 		ctx: ctx, cancel: cancel,
 		recs:    make(chan fetched, 64),
 		errs:    make(chan error, 1),
@@ -115,7 +114,7 @@ func NewConsumer(cfg Config, opts ConsumerOptions) (*Consumer, error) {
 }
 
 // CommitsOutsideTransaction reports whether offsets are kept by the broker
-// (ConsumerOptions.Offsets was nil), in which case Commit ignores its tx and
+// (ConsumerOptions.BrokerOffsets), in which case Commit ignores its tx and
 // must be called after the application's transaction has committed.
 func (c *Consumer) CommitsOutsideTransaction() bool { return c.broker }
 
@@ -169,7 +168,7 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 // Commit stores rec's offset plus one as its partition's next offset to
 // read: through tx into the OffsetStore, or to the consumer group.
 func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
-	return c.store.Commit(ctx, tx, c.topic, rec.Partition, rec.Offset+1)
+	return c.store.Commit(ctx, tx, backend.Checkpoint{Position: rec.Position, Consumer: c.name})
 }
 
 // Close stops the partition readers and the metadata refresh, waits for
@@ -179,8 +178,8 @@ func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) 
 // idempotent and returns nil.
 func (c *Consumer) Close() error {
 	c.closeOnce.Do(func() {
+		c.mu.Lock() // wait for a start or assign in progress; none begins after
 		c.cancel()
-		c.mu.Lock() // wait for a start or assign in progress
 		c.mu.Unlock()
 		c.wg.Wait()
 		c.conn.close()
@@ -233,9 +232,13 @@ func (c *Consumer) assign(ctx context.Context, parts []int32) error {
 	if len(fresh) == 0 {
 		return nil
 	}
-	stored, err := c.store.Load(ctx, c.topic)
+	loaded, err := c.store.Load(ctx, c.name, c.topic)
 	if err != nil {
 		return fmt.Errorf("logpipe/kafka: load offsets of topic %q: %w", c.topic, err)
+	}
+	stored := make(map[int32]int64, len(loaded))
+	for _, pos := range loaded {
+		stored[pos.Partition] = pos.Offset + 1
 	}
 	for _, p := range fresh {
 		next, ok := stored[p]

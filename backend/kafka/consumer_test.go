@@ -123,7 +123,7 @@ func TestResumeFromDatabaseOffsets(t *testing.T) {
 			require.NoError(t, db.Table("applied").Count(&count).Error)
 			assert.EqualValues(t, 60, count, "every record applied exactly once")
 
-			stored, err := store.Load(ctx, topic)
+			stored, err := testenv.NextOffsets(ctx, db, topic)
 			require.NoError(t, err)
 			for part, next := range stored {
 				var max int64 = -1
@@ -146,7 +146,7 @@ func TestBrokerSideOffsetsResume(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.GroupID = testenv.Name("lp-group")
 
-	c1 := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic})
+	c1 := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, BrokerOffsets: true})
 	assert.True(t, c1.CommitsOutsideTransaction())
 	ctx := ctxTimeout(t, 60*time.Second)
 	seen := map[string]bool{}
@@ -163,7 +163,7 @@ func TestBrokerSideOffsetsResume(t *testing.T) {
 	}
 	require.NoError(t, c1.Close())
 
-	c2 := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic})
+	c2 := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, BrokerOffsets: true})
 	got := consume(t, c2, 18, func(r backend.Record) { require.NoError(t, c2.Commit(ctx, nil, r)) })
 	assertNoMore(t, c2)
 	for _, r := range got {
@@ -175,9 +175,11 @@ func TestBrokerSideOffsetsResume(t *testing.T) {
 
 func TestBrokerSideOffsetsNeedGroupID(t *testing.T) {
 	t.Parallel()
-	_, err := kafka.NewConsumer(kafka.Config{Brokers: []string{"127.0.0.1:9"}}, kafka.ConsumerOptions{Topic: "x"})
+	_, err := kafka.NewConsumer(kafka.Config{Brokers: []string{"127.0.0.1:9"}}, kafka.ConsumerOptions{Topic: "x", BrokerOffsets: true})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "GroupID")
+	_, err = kafka.NewConsumer(kafka.Config{Brokers: []string{"127.0.0.1:9"}}, kafka.ConsumerOptions{Topic: "x"})
+	assert.ErrorContains(t, err, "neither Offsets nor DB", "positions must be kept somewhere")
 }
 
 func TestMissingTopic(t *testing.T) {

@@ -1,9 +1,10 @@
 package kafka
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/logpipe-go/logpipe/backend"
 )
 
 // MissingTopicError is returned when a topic does not exist on the brokers:
@@ -16,14 +17,19 @@ type MissingTopicError struct {
 	Brokers []string
 }
 
+// Is reports whether target is backend.ErrMissingTopic, which every
+// backend's missing-topic error matches.
+func (e *MissingTopicError) Is(target error) bool { return target == backend.ErrMissingTopic }
+
 // Error names the topic and the brokers.
 func (e *MissingTopicError) Error() string {
 	return fmt.Sprintf("logpipe/kafka: topic %q does not exist on brokers %s: create it (kafka-topics.sh --create) before producing or consuming",
 		e.Topic, strings.Join(e.Brokers, ","))
 }
 
-// ErrClosed is returned by a Producer or Consumer used after Close.
-var ErrClosed = errors.New("logpipe/kafka: closed")
+// ErrClosed is returned by a Producer or Consumer used after Close. It is
+// backend.ErrClosed, the one every backend returns.
+var ErrClosed = backend.ErrClosed
 
 // NotSentError is the error of a record that was not sent because a produce
 // request to the same partition, queued before it, failed: the producer

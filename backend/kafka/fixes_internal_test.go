@@ -156,7 +156,7 @@ func TestRequestsHaveDeadlines(t *testing.T) {
 	_, err = p.Send(ctx, backend.Message{Topic: topic, Key: []byte("k"), Value: []byte("json:{}")})
 	require.NoError(t, err)
 
-	c, err := NewConsumer(cfg, ConsumerOptions{Topic: topic})
+	c, err := NewConsumer(cfg, ConsumerOptions{Topic: topic, BrokerOffsets: true})
 	require.NoError(t, err)
 	defer c.Close()
 	watch(c.conn)
@@ -237,6 +237,42 @@ func TestReadCommittedSkipsAbortedAndMarkers(t *testing.T) {
 	// marker. Close stops its goroutine, which owns r.offset.
 	require.NoError(t, c.Close())
 	assert.EqualValues(t, 8, r.offset)
+
+	// kafka-go's own Reader, asked for read_committed, hands over the
+	// aborted transaction's records (segmentio/kafka-go#1332): it sends the
+	// isolation level but drops the response's aborted transactions. This
+	// is why this package decodes fetch responses itself; if this part
+	// fails, kafka-go has learned to filter them (see doc.go).
+	rd := kafkago.NewReader(kafkago.ReaderConfig{
+		Brokers: brokers, Topic: topic, Partition: 0,
+		IsolationLevel: kafkago.ReadCommitted, MaxWait: 200 * time.Millisecond,
+	})
+	defer rd.Close()
+	rctx, rcancel := context.WithTimeout(ctx, 15*time.Second)
+	defer rcancel()
+	var theirs []string
+	for {
+		m, err := rd.ReadMessage(rctx)
+		if err != nil {
+			break
+		}
+		theirs = append(theirs, string(m.Value))
+		if m.Offset >= 6 {
+			break
+		}
+	}
+	t.Logf("kafka-go's Reader with ReadCommitted returned %q", theirs)
+	assert.Contains(t, theirs, "a1", "kafka-go's Reader returns records of an aborted transaction")
+}
+
+// readCommitted collects what scanCommitted emits.
+func readCommitted(p *fetchAPI.ResponsePartition, from int64) ([]rawRecord, int64, batchStats, error) {
+	var recs []rawRecord
+	next, stats, err := scanCommitted(p, from, func(r rawRecord) error {
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, next, stats, err
 }
 
 // TestReadCommittedUnit covers the decoding cases one by one, including
@@ -277,32 +313,47 @@ func TestReadCommittedUnit(t *testing.T) {
 			data(0, 7, true, 0, 1), marker(2, 7, 1), data(3, 7, true, 3), data(4, 9, false, 4), data(5, 7, true, 5),
 			marker(6, 7, controlAbort), data(7, 7, true, 7), marker(8, 7, 1))
 	}
-	recs, next, err := readCommitted(txns(), 0)
+	recs, next, _, err := readCommitted(txns(), 0)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{0, 1, 4, 7}, offsetsOf(recs))
 	assert.EqualValues(t, 9, next, "past the last marker")
 
-	recs, next, err = readCommitted(txns(), 1)
+	recs, next, _, err = readCommitted(txns(), 1)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1, 4, 7}, offsetsOf(recs), "records before the fetch offset are left out")
 	assert.EqualValues(t, 9, next)
 
-	recs, next, err = readCommitted(part(nil, marker(8, 7, 1)), 8)
+	recs, next, _, err = readCommitted(part(nil, marker(8, 7, 1)), 8)
 	require.NoError(t, err)
 	assert.Empty(t, recs)
 	assert.EqualValues(t, 9, next, "a response of a marker only moves past it")
 
-	recs, next, err = readCommitted(part(nil, data(5, 1, false)), 6)
+	recs, next, _, err = readCommitted(part(nil, data(5, 1, false)), 6)
 	require.NoError(t, err)
 	assert.Empty(t, recs)
 	assert.EqualValues(t, 7, next, "an empty batch at the fetch offset cannot hold the reader in place")
 
-	recs, next, err = readCommitted(part(nil, data(5, 1, false), data(10, 1, false, 10)), 6)
+	recs, next, _, err = readCommitted(part(nil, data(5, 1, false), data(10, 1, false, 10)), 6)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{10}, offsetsOf(recs))
 	assert.EqualValues(t, 11, next)
 
-	recs, next, err = readCommitted(&fetchAPI.ResponsePartition{}, 3)
+	// A fetch that starts at an abort marker: the broker lists the aborted
+	// transaction (begun before the fetch offset), and the producer's next
+	// transaction, committed, must not be taken for it.
+	recs, next, _, err = readCommitted(part([]fetchAPI.ResponseTransaction{{ProducerID: 7, FirstOffset: 3}},
+		marker(5, 7, controlAbort), data(6, 7, true, 6), marker(7, 7, 1)), 5)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{6}, offsetsOf(recs), "the abort marker ends the aborted transaction")
+	assert.EqualValues(t, 8, next)
+
+	// Batch sizes, for sizing the next fetch: the smallest is reported.
+	_, _, stats, err := readCommitted(part(nil, data(0, 1, false, 0, 1, 2), data(3, 1, false, 3)), 0)
+	require.NoError(t, err)
+	assert.Equal(t, 2, stats.batches)
+	assert.Equal(t, batchOverhead+recordOverheadMax+1, stats.smallest, "one record of a one-byte value")
+
+	recs, next, _, err = readCommitted(&fetchAPI.ResponsePartition{}, 3)
 	require.NoError(t, err)
 	assert.Empty(t, recs)
 	assert.EqualValues(t, 3, next, "nothing fetched, nothing skipped")

@@ -45,7 +45,7 @@ func (e *eventV1) Save(ctx context.Context, tx *gorm.DB, _ any) error {
 func kafkaSettings(t testing.TB, db *gorm.DB) logpipe.Settings {
 	t.Helper()
 	require.NoError(t, db.AutoMigrate(&people.Person{}, &appliedEvent{}))
-	return logpipe.Settings{Backend: logpipe.BackendKafka, Kafka: testConfig(t), DB: db}
+	return logpipe.Settings{Backend: kafka.New(testConfig(t)), DB: db}
 }
 
 func runConsumer(t testing.TB, s logpipe.Settings, topic string, register ...logpipe.Serializer) {
@@ -74,7 +74,7 @@ func TestLogpipeTypesVersionsAndFormats(t *testing.T) {
 			s := kafkaSettings(t, testenv.SQLite(t))
 			s.Format = format
 			s.ProducerID = "go-service-" + format
-			p, err := logpipe.NewProducer(s, topic)
+			p, err := logpipe.NewProducer(context.Background(), s, topic)
 			require.NoError(t, err)
 			defer p.Close()
 			ctx := ctxTimeout(t, 30*time.Second)
@@ -86,7 +86,7 @@ func TestLogpipeTypesVersionsAndFormats(t *testing.T) {
 				_, err := p.Send(ctx, &people.PersonV1{UUID: personID(i), FirstName: "First", LastName: fmt.Sprint("V1-", i)})
 				require.NoError(t, err)
 			}
-			var batch []logpipe.Serializer
+			var batch []logpipe.Message
 			for i := range 10 {
 				email := fmt.Sprintf("p%d@example.com", i)
 				batch = append(batch, &people.PersonV2{PersonV1: people.PersonV1{UUID: personID(i), FirstName: "First", LastName: fmt.Sprint("V2-", i)}, Email: &email})
@@ -136,12 +136,12 @@ func TestLogpipeResumesAfterRestart(t *testing.T) {
 			t.Parallel()
 			topic := createTopic(t, 4)
 			s := kafkaSettings(t, open(t))
-			p, err := logpipe.NewProducer(s, topic)
+			p, err := logpipe.NewProducer(context.Background(), s, topic)
 			require.NoError(t, err)
 			defer p.Close()
 			ctx := ctxTimeout(t, 60*time.Second)
 			send := func(from, to int) {
-				var batch []logpipe.Serializer
+				var batch []logpipe.Message
 				for i := from; i < to; i++ {
 					batch = append(batch, &eventV1{ID: i, Note: fmt.Sprint("event ", i)})
 				}
@@ -172,8 +172,10 @@ func TestLogpipeBrokerSideOffsets(t *testing.T) {
 	topic := createTopic(t, 2)
 	s := kafkaSettings(t, testenv.SQLite(t))
 	s.Offsets = logpipe.OffsetsInBroker
-	s.Kafka.GroupID = testenv.Name("lp-group")
-	p, err := logpipe.NewProducer(s, topic)
+	cfg := testConfig(t)
+	cfg.GroupID = testenv.Name("lp-group")
+	s.Backend = kafka.New(cfg)
+	p, err := logpipe.NewProducer(context.Background(), s, topic)
 	require.NoError(t, err)
 	defer p.Close()
 	ctx := ctxTimeout(t, 60*time.Second)

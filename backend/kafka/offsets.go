@@ -10,12 +10,14 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
-	"github.com/logpipe-go/logpipe/internal/wait"
+	"github.com/logpipe-go/logpipe/internal/backoff"
 )
 
-// OffsetStore keeps the next offset to read of each partition of a topic;
+// OffsetStore keeps the last applied offset of each partition of a topic;
 // offsetstore.Kafka (the logpipe_kafkaoffset table) implements it.
 type OffsetStore = backend.OffsetStore
+
+var _ OffsetStore = groupOffsets{}
 
 // groupOffsets keeps offsets as a Kafka consumer group's committed offsets,
 // like the original's KafkaOffsetStore. It commits as a standalone member
@@ -27,7 +29,8 @@ type groupOffsets struct {
 }
 
 // Load fetches the group's committed offsets of every partition of topic.
-func (g groupOffsets) Load(ctx context.Context, topic string) (map[int32]int64, error) {
+// The group is the consumer's identity, so the consumer name is not used.
+func (g groupOffsets) Load(ctx context.Context, _, topic string) ([]backend.Position, error) {
 	parts, err := g.conn.partitions(ctx, topic)
 	if err != nil {
 		return nil, err
@@ -47,21 +50,22 @@ func (g groupOffsets) Load(ctx context.Context, topic string) (map[int32]int64, 
 	if err != nil {
 		return nil, fmt.Errorf("logpipe/kafka: fetch offsets of group %q for topic %q: %w", g.group, topic, err)
 	}
-	out := map[int32]int64{}
+	var out []backend.Position
 	for _, p := range res.Topics[topic] {
 		if p.Error != nil {
 			return nil, fmt.Errorf("logpipe/kafka: fetch offset of group %q for %s/%d: %w", g.group, topic, p.Partition, p.Error)
 		}
 		if p.CommittedOffset >= 0 {
-			out[int32(p.Partition)] = p.CommittedOffset
+			out = append(out, backend.Position{Topic: topic, Partition: int32(p.Partition), Offset: p.CommittedOffset - 1})
 		}
 	}
 	return out, nil
 }
 
-// Commit commits next for the group; tx is ignored, since the offset is not
-// in the database.
-func (g groupOffsets) Commit(ctx context.Context, _ *gorm.DB, topic string, partition int32, next int64) error {
+// Commit commits the offset after c for the group; tx is ignored, since the
+// offset is not in the database.
+func (g groupOffsets) Commit(ctx context.Context, _ *gorm.DB, c backend.Checkpoint) error {
+	topic, partition, next := c.Topic, c.Partition, c.Offset+1
 	err := retryCoordinator(ctx, func() error {
 		res, err := g.conn.client(g.conn.cfg.RequestTimeout).OffsetCommit(ctx, &kafkago.OffsetCommitRequest{
 			GroupID:      g.group,
@@ -91,16 +95,15 @@ const coordinatorRetryLimit = 30 * time.Second
 // or coordinatorRetryLimit passes.
 func retryCoordinator(ctx context.Context, fn func() error) error {
 	deadline := time.Now().Add(coordinatorRetryLimit)
-	backoff := 50 * time.Millisecond
+	b := backoff.Backoff{Policy: retryDelay}
 	for {
 		err := fn()
 		if err == nil || !isCoordinatorNotReady(err) || time.Now().After(deadline) {
 			return err
 		}
-		if werr := wait.Sleep(ctx, backoff); werr != nil {
+		if werr := b.Wait(ctx); werr != nil {
 			return errors.Join(err, werr)
 		}
-		backoff = min(2*backoff, time.Second)
 	}
 }
 

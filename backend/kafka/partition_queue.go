@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/backoff"
 	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
@@ -28,6 +29,7 @@ const (
 // item is one record on its way to a partition.
 type item struct {
 	key, value []byte
+	headers    []backend.Header
 	ts         time.Time
 	w          *waiter
 	idx        int
@@ -107,7 +109,7 @@ func (q *partitionQueue) take() (batch []*item, closed bool) {
 	size, n := 0, 0
 	for n < len(q.items) {
 		it := q.items[n]
-		sz := len(it.key) + len(it.value) + recordOverhead
+		sz := len(it.key) + len(it.value) + headersSize(it.headers) + recordOverhead
 		if len(batch) > 0 && size+sz > q.p.cfg.MaxBatchBytes {
 			break
 		}
@@ -204,7 +206,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 		for i, it := range batch {
 			// Bytes readers are consumed by a request: build them anew on
 			// each attempt.
-			records[i] = kafkago.Record{Time: it.ts, Key: kafkago.NewBytes(nilIfEmpty(it.key)), Value: kafkago.NewBytes(it.value)}
+			records[i] = kafkago.Record{Time: it.ts, Key: kafkago.NewBytes(nilIfEmpty(it.key)), Value: kafkago.NewBytes(it.value), Headers: toKafkaHeaders(it.headers)}
 		}
 		res, err := q.p.conn.client(cfg.SendTimeout).Produce(ctx, &kafkago.ProduceRequest{
 			Topic:        q.tp.topic,
@@ -234,7 +236,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 			cfg.Logger.Debug("logpipe/kafka: produce refused, trying again", "topic", q.tp.topic, "partition", q.tp.partition, "error", err)
 			attempt--
 			safe++
-			_ = wait.Sleep(ctx, backoff(safe)) // the caller checks ctx
+			_ = wait.Sleep(ctx, retryDelay.Delay(safe)) // the caller checks ctx
 			continue
 		}
 		if attempt >= cfg.MaxSendRetries || !retriable(err) || ctx.Err() != nil {
@@ -242,15 +244,13 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 				len(batch), q.tp.topic, q.tp.partition, attempt+1, cfg.MaxSendRetries+1, err)
 		}
 		cfg.Logger.Warn("logpipe/kafka: produce failed, retrying", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
-		_ = wait.Sleep(ctx, backoff(attempt+1)) // the caller checks ctx
+		_ = wait.Sleep(ctx, retryDelay.Delay(attempt+1)) // the caller checks ctx
 	}
 }
 
-// backoff is the wait before the n-th new try (n >= 1): 50ms doubling up to
-// 1s.
-func backoff(n int) time.Duration {
-	return time.Duration(50<<min(n-1, 4)) * time.Millisecond
-}
+// retryDelay is the wait before the n-th new try (n >= 1): 50ms doubling up
+// to 1s.
+var retryDelay = backoff.Policy{Min: 50 * time.Millisecond, Max: time.Second}
 
 // notWritten reports whether err says that the broker wrote none of the
 // request's records.
@@ -285,4 +285,25 @@ func retriable(err error) bool {
 	var nerr net.Error
 	return errors.As(err, &nerr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// toKafkaHeaders converts record headers for a produce request.
+func toKafkaHeaders(hs []backend.Header) []kafkago.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]kafkago.Header, len(hs))
+	for i, h := range hs {
+		out[i] = kafkago.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
+}
+
+// headersSize is the bytes of hs's keys and values, for batch sizing.
+func headersSize(hs []backend.Header) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.Key) + len(h.Value) + recordOverhead
+	}
+	return n
 }

@@ -1,8 +1,6 @@
 package kafka
 
 import (
-	"sync/atomic"
-
 	kafkago "github.com/segmentio/kafka-go"
 )
 
@@ -27,10 +25,12 @@ func PartitionForKey(key []byte, n int) int32 {
 }
 
 // partitionFor picks the partition of one record among partitions (0..n-1):
-// murmur2 for a keyed record, round robin for a keyless one.
-func partitionFor(key []byte, partitions []int, rr *atomic.Uint32) int {
+// murmur2 for a keyed record, kafka-go's round robin for a keyless one
+// (kafka-python picks one at random, Java's client sticks to one per batch;
+// none is promised to a keyless record).
+func partitionFor(key []byte, partitions []int, rr *kafkago.RoundRobin) int {
 	if len(key) == 0 {
-		return int(rr.Add(1) % uint32(len(partitions)))
+		return rr.Balance(kafkago.Message{}, partitions...)
 	}
 	return murmur2.Balance(kafkago.Message{Key: key}, partitions...)
 }

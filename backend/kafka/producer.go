@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
+
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/backoff"
 )
 
 // Producer sends records to Kafka. It implements backend.Producer and
@@ -22,7 +24,7 @@ import (
 type Producer struct {
 	conn *conn
 	cfg  Config
-	rr   atomic.Uint32
+	rr   kafkago.RoundRobin // spreads keyless records
 
 	mu     sync.RWMutex // guards closed and queues; held for reading to enqueue
 	closed bool
@@ -113,12 +115,12 @@ func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.
 	groups := map[topicPartition][]*item{}
 	var order []topicPartition
 	for i, m := range msgs {
-		parts, err := p.conn.partitions(ctx, m.Topic)
+		parts, err := p.lookup(ctx, m.Topic)
 		if err != nil {
 			return nil, err
 		}
 		tp := topicPartition{topic: m.Topic, partition: partitionFor(m.Key, parts, &p.rr)}
-		items[i] = item{key: m.Key, value: m.Value, ts: now, w: w, idx: i}
+		items[i] = item{key: m.Key, value: m.Value, headers: m.Headers, ts: now, w: w, idx: i}
 		if _, ok := groups[tp]; !ok {
 			order = append(order, tp)
 		}
@@ -193,4 +195,26 @@ func (p *Producer) Close() error {
 		p.conn.close()
 	})
 	return nil
+}
+
+// lookup returns topic's partitions, trying again while the brokers cannot
+// be reached (a broker restarting, say) for up to Config.SendTimeout: no
+// record has been handed to a request yet, so retrying cannot duplicate. A
+// missing topic is returned at once.
+func (p *Producer) lookup(ctx context.Context, topic string) ([]int, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
+	defer cancel()
+	b := backoff.Backoff{Policy: retryDelay}
+	for {
+		parts, err := p.conn.partitions(ctx, topic)
+		if err == nil || errors.Is(err, backend.ErrMissingTopic) || ctx.Err() != nil {
+			return parts, err
+		}
+		if b.Retries() == 0 {
+			p.cfg.Logger.Warn("logpipe/kafka: looking up the topic failed; trying again until the send timeout", "topic", topic, "error", err)
+		}
+		if b.Wait(ctx) != nil {
+			return nil, err
+		}
+	}
 }

@@ -142,7 +142,7 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			r.progress()
 			continue
 		}
-		d := r.b.next()
+		d := r.b.Next()
 		if time.Now().Add(d).After(r.deadline) {
 			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w: no record written within SendTimeout %s (last failure: %w)", stream, ErrSendTimeout, r.timeout, lastFailure)
 		}

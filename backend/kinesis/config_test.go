@@ -46,8 +46,8 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	require.Error(t, err)
 	_, err = NewConsumer(context.Background(), Config{}, ConsumerOptions{})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "Stream is empty")
-	assert.Contains(t, err.Error(), "DB is nil")
+	assert.Contains(t, err.Error(), "Topic is empty")
+	assert.Contains(t, err.Error(), "neither DB nor Offsets")
 }
 
 func TestRegionResolution(t *testing.T) {

@@ -18,17 +18,11 @@ import (
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
-// ConsumerOptions says what a Consumer reads and where it keeps positions.
-type ConsumerOptions struct {
-	// Stream is the Kinesis stream to read. Required.
-	Stream string
-	// DB is the application's database, holding logpipe_kinesisoffset.
-	// Required.
-	DB *gorm.DB
-	// Logger receives the consumer's logs (shard changes, retried
-	// errors). Nil means no logging.
-	Logger *slog.Logger
-}
+// ConsumerOptions says what a Consumer reads (Topic is the stream) and where
+// it keeps positions: the offset store Offsets, else logpipe_kinesisoffset
+// in DB, keyed by the resolved region. Kinesis has no broker-side offsets:
+// BrokerOffsets is refused.
+type ConsumerOptions = backend.ConsumerOptions
 
 // Consumer reads every shard of one Kinesis stream. It implements
 // backend.Consumer and backend.IdleAware. It is used by one goroutine at a
@@ -38,7 +32,8 @@ type Consumer struct {
 	api    API
 	region string
 	stream string
-	store  *offsetstore.Kinesis
+	name   string
+	store  backend.OffsetStore
 	log    *slog.Logger
 
 	// stored holds the positions loaded from the database at start.
@@ -75,11 +70,13 @@ func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consum
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if opts.Stream == "" {
-		errs = append(errs, errors.New("logpipe/kinesis: ConsumerOptions.Stream is empty: name the stream to read"))
+	if opts.Topic == "" {
+		errs = append(errs, errors.New("logpipe/kinesis: ConsumerOptions.Topic is empty: name the stream to read"))
 	}
-	if opts.DB == nil {
-		errs = append(errs, errors.New("logpipe/kinesis: ConsumerOptions.DB is nil: pass the application's database, which holds logpipe_kinesisoffset"))
+	if opts.BrokerOffsets {
+		errs = append(errs, fmt.Errorf("logpipe/kinesis: positions kept in the broker: %w: Kinesis has no consumer groups; keep positions in the database", backend.ErrUnsupported))
+	} else if opts.Offsets == nil && opts.DB == nil {
+		errs = append(errs, errors.New("logpipe/kinesis: ConsumerOptions has neither DB nor Offsets: pass the application's database, which holds logpipe_kinesisoffset"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -97,13 +94,21 @@ func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consum
 		cfg:    cfg,
 		api:    api,
 		region: region,
-		stream: opts.Stream,
-		store:  &offsetstore.Kinesis{DB: opts.DB, Region: region},
-		log:    log.With("stream", opts.Stream),
+		stream: opts.Topic,
+		name:   opts.Name,
+		log:    log.With("stream", opts.Topic),
 		shards: make(map[string]*shard),
 	}
-	if c.stored, err = c.store.Load(ctx, opts.Stream); err != nil {
+	if c.store, err = opts.Store(func(db *gorm.DB) backend.OffsetStore { return &offsetstore.Kinesis{DB: db, Region: region} }); err != nil {
 		return nil, fmt.Errorf("logpipe/kinesis: %w", err)
+	}
+	loaded, err := c.store.Load(ctx, c.name, opts.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("logpipe/kinesis: %w", err)
+	}
+	c.stored = make(map[string]string, len(loaded))
+	for _, pos := range loaded {
+		c.stored[pos.Shard] = pos.SequenceNumber
 	}
 	if err := c.sync(ctx, cfg.ShardIteratorType); err != nil {
 		return nil, err
@@ -204,7 +209,7 @@ func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) 
 	if rec.Shard == "" || rec.SequenceNumber == "" {
 		return fmt.Errorf("logpipe/kinesis: commit %s: the record has no shard or sequence number", rec.Position)
 	}
-	if err := c.store.Commit(ctx, tx, c.stream, rec.Shard, rec.SequenceNumber); err != nil {
+	if err := c.store.Commit(ctx, tx, backend.Checkpoint{Position: rec.Position, Consumer: c.name}); err != nil {
 		return fmt.Errorf("logpipe/kinesis: %w", err)
 	}
 	return nil

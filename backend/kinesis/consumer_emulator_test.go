@@ -83,7 +83,7 @@ func TestResumeAfterRestartFromStoredPositions(t *testing.T) {
 
 	db := testenv.SQLite(t)
 	a := newApplied()
-	first, err := NewConsumer(ctx, cfg, ConsumerOptions{Stream: stream, DB: db})
+	first, err := NewConsumer(ctx, cfg, ConsumerOptions{Topic: stream, DB: db})
 	require.NoError(t, err)
 	consumeUntil(t, first, db, a, 25, 30*time.Second)
 	// One more page is fetched but its transaction never commits, as in

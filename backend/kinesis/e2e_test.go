@@ -67,14 +67,13 @@ func (m *AccountV1) Save(ctx context.Context, tx *gorm.DB, instance any) error {
 func e2eSettings(t *testing.T, db *gorm.DB) logpipe.Settings {
 	endpoint := testenv.KinesisEndpoint(t)
 	return logpipe.Settings{
-		Backend: logpipe.BackendKinesis,
-		DB:      db,
-		Kinesis: kinesis.Config{
+		Backend: kinesis.New(kinesis.Config{
 			Endpoint:     endpoint,
 			Region:       "eu-west-1",
 			Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOGPIPETEST", "logpipe-test-secret", ""),
 			PollInterval: 200 * time.Millisecond,
-		},
+		}),
+		DB: db,
 	}
 }
 
@@ -126,13 +125,13 @@ func TestEndToEnd(t *testing.T) {
 			s := e2eSettings(t, db)
 			ctx := context.Background()
 
-			p, err := logpipe.NewProducer(s, stream)
+			p, err := logpipe.NewProducer(context.Background(), s, stream)
 			require.NoError(t, err)
 			defer p.Close()
 			const accounts, rounds = 8, 6
 			seq := 0
 			send := func(batch bool) {
-				var msgs []logpipe.Serializer
+				var msgs []logpipe.Message
 				for a := range accounts {
 					msgs = append(msgs, &AccountV1{Name: fmt.Sprintf("acct-%d", a), Balance: seq * 10, Seq: seq})
 				}

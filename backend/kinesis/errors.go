@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/logpipe-go/logpipe/backend"
 )
 
 // ErrSendTimeout is wrapped by the error of a Send or SendBatch that gave up
@@ -31,6 +33,10 @@ func (e *MissingStreamError) Error() string {
 
 // Unwrap returns Kinesis' answer.
 func (e *MissingStreamError) Unwrap() error { return e.Err }
+
+// Is reports whether target is backend.ErrMissingTopic, which every
+// backend's missing-topic error matches.
+func (e *MissingStreamError) Is(target error) bool { return target == backend.ErrMissingTopic }
 
 // isNotFound reports whether err is Kinesis' ResourceNotFoundException.
 func isNotFound(err error) bool {

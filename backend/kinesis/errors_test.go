@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/testenv"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -55,7 +56,7 @@ func TestInvalidStoredPositionIsReturned(t *testing.T) {
 	t.Parallel()
 	f := newFakeStream().shard("A", false, nil, "a0")
 	db := testenv.SQLite(t)
-	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: DefaultRegion}).Commit(context.Background(), nil, "s", "A", "999"))
+	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: DefaultRegion}).Commit(context.Background(), nil, backend.Checkpoint{Position: backend.Position{Topic: "s", Shard: "A", SequenceNumber: "999"}}))
 	c := newFakeConsumer(t, fakeConfig(f), db)
 	err := fetchUntilError(t, c, 10*time.Second)
 	var invalid *types.InvalidArgumentException
@@ -89,7 +90,7 @@ func TestMissingStreamIsTypedError(t *testing.T) {
 	}
 	f := newFakeStream().shard("A", false, nil, "a0", "a1")
 	f.setBefore(notFound)
-	_, err := NewConsumer(context.Background(), fakeConfig(f), ConsumerOptions{Stream: "s", DB: testenv.SQLite(t)})
+	_, err := NewConsumer(context.Background(), fakeConfig(f), ConsumerOptions{Topic: "s", DB: testenv.SQLite(t)})
 	var missing *MissingStreamError
 	require.ErrorAs(t, err, &missing)
 	assert.Equal(t, "s", missing.Stream)
@@ -133,7 +134,7 @@ func TestHungCallsTimeOut(t *testing.T) {
 		return nil
 	})
 	start := time.Now()
-	_, err := NewConsumer(context.Background(), cfg, ConsumerOptions{Stream: "s", DB: testenv.SQLite(t)})
+	_, err := NewConsumer(context.Background(), cfg, ConsumerOptions{Topic: "s", DB: testenv.SQLite(t)})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no answer within 100ms")
 	assert.Less(t, time.Since(start), 5*time.Second)

@@ -111,7 +111,7 @@ func newTestProducer(t testing.TB, cfg Config) *Producer {
 // newTestConsumer returns a consumer of stream on the emulator.
 func newTestConsumer(t testing.TB, cfg Config, stream string, db *gorm.DB) *Consumer {
 	t.Helper()
-	c, err := NewConsumer(context.Background(), cfg, ConsumerOptions{Stream: stream, DB: db})
+	c, err := NewConsumer(context.Background(), cfg, ConsumerOptions{Topic: stream, DB: db})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c

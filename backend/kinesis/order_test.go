@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/testenv"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -24,7 +25,7 @@ func fakeConfig(api API) Config {
 // newFakeConsumer returns a consumer of the fake stream "s" on db.
 func newFakeConsumer(t *testing.T, cfg Config, db *gorm.DB) *Consumer {
 	t.Helper()
-	c, err := NewConsumer(context.Background(), cfg, ConsumerOptions{Stream: "s", DB: db})
+	c, err := NewConsumer(context.Background(), cfg, ConsumerOptions{Topic: "s", DB: db})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -98,7 +99,7 @@ func TestLatestDoesNotSkipChildrenOfKnownParents(t *testing.T) {
 		shard("D", false, []string{"Q"}, "d0").
 		shard("O", false, nil, "o-old")
 	db := testenv.SQLite(t)
-	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: DefaultRegion}).Commit(context.Background(), nil, "s", "P", seqOf(0)))
+	require.NoError(t, (&offsetstore.Kinesis{DB: db, Region: DefaultRegion}).Commit(context.Background(), nil, backend.Checkpoint{Position: backend.Position{Topic: "s", Shard: "P", SequenceNumber: seqOf(0)}}))
 	cfg := fakeConfig(f)
 	cfg.ShardIteratorType = types.ShardIteratorTypeLatest
 	c := newFakeConsumer(t, cfg, db)

@@ -40,7 +40,9 @@ func TestRunReturnsPermanentErrors(t *testing.T) {
 	defer cancel()
 
 	denied := s
-	denied.Kinesis.AWS = &aws.Config{APIOptions: []func(*middleware.Stack) error{denyGetRecords}}
+	kcfg := s.Backend.(*kinesis.Backend).Config()
+	kcfg.AWS = &aws.Config{APIOptions: []func(*middleware.Stack) error{denyGetRecords}}
+	denied.Backend = kinesis.New(kcfg)
 	c, err := logpipe.NewConsumer(denied, stream, logpipe.WithIdleTimeout(500*time.Millisecond))
 	require.NoError(t, err)
 	require.NoError(t, c.Register(&AccountV1{}))

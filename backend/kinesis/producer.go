@@ -14,12 +14,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/backoff"
 	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
-// ErrClosed is returned by the methods of a Producer or Consumer after
+// ErrClosed is backend.ErrClosed, returned by the methods of a Producer or Consumer after
 // Close.
-var ErrClosed = errors.New("logpipe/kinesis: closed")
+var ErrClosed = backend.ErrClosed
 
 // maxPartitionKeyLen is Kinesis' limit on a partition key, in Unicode
 // characters.
@@ -131,7 +132,7 @@ type sendRetry struct {
 	// maxRetries and retries count the retries of writes that may have
 	// been stored.
 	maxRetries, retries int
-	b                   backoff
+	b                   backoff.Backoff
 }
 
 func (p *Producer) newSendRetry() *sendRetry {
@@ -140,7 +141,7 @@ func (p *Producer) newSendRetry() *sendRetry {
 		request:    p.cfg.RequestTimeout,
 		deadline:   time.Now().Add(p.cfg.SendTimeout),
 		maxRetries: p.cfg.MaxSendRetries,
-		b:          backoff{min: putBackoffMin, max: putBackoffMax},
+		b:          backoff.Backoff{Policy: backoff.Policy{Min: putBackoffMin, Max: putBackoffMax, Jitter: true}},
 	}
 }
 
@@ -154,7 +155,7 @@ func (r *sendRetry) callTimeout() time.Duration {
 // wrote some records.
 func (r *sendRetry) progress() {
 	r.deadline = time.Now().Add(r.timeout)
-	r.b.reset()
+	r.b.Reset()
 }
 
 // again returns nil, after a backoff, when the write that failed with err
@@ -171,7 +172,7 @@ func (r *sendRetry) again(ctx context.Context, err error) error {
 		}
 		r.retries++
 	}
-	d := r.b.next()
+	d := r.b.Next()
 	if time.Now().Add(d).After(r.deadline) {
 		return fmt.Errorf("%w: no success within SendTimeout %s: %w", ErrSendTimeout, r.timeout, err)
 	}

@@ -48,7 +48,7 @@ func (c *Consumer) read(ctx context.Context, s *shard) ([]backend.Record, error)
 		return nil, c.failed(ctx, s, "get records", err)
 	}
 	s.failures = 0
-	s.retry.reset()
+	s.retry.Reset()
 	now := time.Now()
 	behind := time.Duration(aws.ToInt64(out.MillisBehindLatest)) * time.Millisecond
 	recs := make([]backend.Record, 0, len(out.Records))
@@ -129,7 +129,7 @@ func (c *Consumer) failed(ctx context.Context, s *shard, what string, err error)
 		return nil
 	}
 	s.atTip = false
-	s.readAt = time.Now().Add(s.retry.next())
+	s.readAt = time.Now().Add(s.retry.Next())
 	if isTransient(err) {
 		if isThrottle(err) {
 			c.log.Debug("logpipe/kinesis: throttled; backing off", "shard", s.id, "call", what, "retry_at", s.readAt)

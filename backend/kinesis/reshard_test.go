@@ -15,6 +15,7 @@ import (
 
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/testenv"
+	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
 // keyedWriter sends values numbered in order per key.
@@ -67,7 +68,7 @@ func (w *keyedWriter) total() int {
 // runConsumer consumes in the background; wait(want) waits until want
 // records have been applied.
 func runConsumer(t *testing.T, c *Consumer, a *applied) (wait func(want int)) {
-	db := c.store.DB
+	db := c.store.(*offsetstore.Kinesis).DB
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	done := make(chan error, 1)
 	target := make(chan int, 1)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"time"
 
@@ -93,23 +92,3 @@ func notStored(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
-
-// backoff is an exponential delay with full jitter between min and max.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-}
-
-// next returns the delay before the next attempt and doubles the next one.
-func (b *backoff) next() time.Duration {
-	if b.cur < b.min {
-		b.cur = b.min
-	}
-	d := b.cur
-	b.cur = min(b.cur*2, b.max)
-	// Between half and all of d, so that many clients spread out.
-	return d/2 + rand.N(d/2+1)
-}
-
-// reset starts the delays from min again.
-func (b *backoff) reset() { b.cur = 0 }

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/logpipe-go/logpipe/internal/backoff"
 )
 
 // Read pacing per shard.
@@ -41,7 +43,7 @@ type shard struct {
 	// readAt is the earliest time of the next read.
 	readAt time.Time
 	// retry spaces out reads after throttling and errors.
-	retry backoff
+	retry backoff.Backoff
 	// failures counts the consecutive calls on this shard that failed with
 	// an error that is not transient.
 	failures int
@@ -53,7 +55,7 @@ func newShard(id string, parents []string, start types.ShardIteratorType, after 
 		parents: parents,
 		start:   start,
 		after:   after,
-		retry:   backoff{min: readBackoffMin, max: readBackoffMax},
+		retry:   backoff.Backoff{Policy: backoff.Policy{Min: readBackoffMin, Max: readBackoffMax, Jitter: true}},
 	}
 }
 

@@ -19,8 +19,9 @@ func TestKeysStickToAPartitionAndOrderHolds(t *testing.T) {
 	t.Parallel()
 	b := memory.NewBroker()
 	require.NoError(t, b.CreateTopic("t", 4))
-	p := b.NewProducer()
 	ctx := context.Background()
+	p, err := b.NewProducer(ctx, backend.ProducerOptions{})
+	require.NoError(t, err)
 	var wg sync.WaitGroup
 	for g := range 8 { // concurrent senders, one key each
 		wg.Add(1)
@@ -57,15 +58,18 @@ func TestConsumerResumesAndSeesNewPartitions(t *testing.T) {
 	db := testenv.SQLite(t)
 	store := &offsetstore.Kafka{DB: db}
 	b := memory.NewBroker()
-	p := b.NewProducer()
+	require.NoError(t, b.CreateTopic("t", 1))
 	ctx := context.Background()
+	p, err := b.NewProducer(ctx, backend.ProducerOptions{})
+	require.NoError(t, err)
 	send := func(key string) {
 		_, err := p.Send(ctx, backend.Message{Topic: "t", Key: []byte(key), Value: []byte("v")})
 		require.NoError(t, err)
 	}
 	send("a")
 	send("b")
-	c := b.NewConsumer("t", store)
+	c, err := b.NewConsumer(ctx, backend.ConsumerOptions{Topic: "t", Offsets: store})
+	require.NoError(t, err)
 	recs, err := c.Fetch(ctx)
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
@@ -73,7 +77,8 @@ func TestConsumerResumesAndSeesNewPartitions(t *testing.T) {
 	require.NoError(t, c.Close())
 
 	require.NoError(t, b.CreateTopic("t", 3))
-	c = b.NewConsumer("t", store)
+	c, err = b.NewConsumer(ctx, backend.ConsumerOptions{Topic: "t", Offsets: store})
+	require.NoError(t, err)
 	recs, err = c.Fetch(ctx)
 	require.NoError(t, err)
 	require.Len(t, recs, 1, "resumes after the committed record")

@@ -2,14 +2,39 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/offsetstore"
 )
+
+var _ backend.Backend = (*Broker)(nil)
+
+// Name returns "memory".
+func (b *Broker) Name() string { return "memory" }
+
+// NewProducer returns a producer writing to b.
+func (b *Broker) NewProducer(context.Context, backend.ProducerOptions) (backend.Producer, error) {
+	return &Producer{b: b}, nil
+}
+
+// NewConsumer returns a consumer of opts.Topic that resumes from the
+// positions in opts.Offsets, else in logpipe_kafkaoffset of opts.DB (the
+// earliest offset of a partition with none). Broker-side offsets are not
+// supported.
+func (b *Broker) NewConsumer(_ context.Context, opts backend.ConsumerOptions) (backend.Consumer, error) {
+	if opts.BrokerOffsets {
+		return nil, errorf("the in-memory broker keeps no offsets: %w", backend.ErrUnsupported)
+	}
+	store, err := opts.Store(func(db *gorm.DB) backend.OffsetStore { return &offsetstore.Kafka{DB: db} })
+	if err != nil {
+		return nil, errorf("%w", err)
+	}
+	return &Consumer{b: b, topic: opts.Topic, name: opts.Name, store: store, PollInterval: DefaultPollInterval, MaxRecords: DefaultMaxRecords}, nil
+}
 
 // Producer writes to a Broker. It is safe for concurrent use.
 type Producer struct {
@@ -17,14 +42,10 @@ type Producer struct {
 	closed atomic.Bool
 }
 
-// NewProducer returns a producer writing to b.
-func (b *Broker) NewProducer() *Producer { return &Producer{b: b} }
+// ErrClosed is backend.ErrClosed, returned by a closed producer or consumer.
+var ErrClosed = backend.ErrClosed
 
-// ErrClosed is returned by a closed producer or consumer.
-var ErrClosed = errors.New("logpipe/memory: closed")
-
-// Send appends m to its topic, creating the topic (DefaultPartitions) when
-// it does not exist.
+// Send appends m to its topic, which must exist (*MissingTopicError).
 func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Position, error) {
 	if p.closed.Load() {
 		return backend.Position{}, ErrClosed
@@ -32,7 +53,7 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 	if err := ctx.Err(); err != nil {
 		return backend.Position{}, err
 	}
-	return p.b.append(m), nil
+	return p.b.append(m)
 }
 
 // SendBatch appends msgs in order.
@@ -54,11 +75,18 @@ func (p *Producer) Close() error {
 	return nil
 }
 
+// Defaults of a Consumer's fields.
+const (
+	DefaultPollInterval = 50 * time.Millisecond
+	DefaultMaxRecords   = 500
+)
+
 // Consumer reads every partition of one topic of a Broker. Use it from one
 // goroutine at a time.
 type Consumer struct {
 	b      *Broker
 	topic  string
+	name   string
 	store  backend.OffsetStore
 	next   map[int32]int64 // next offset to hand out, per partition
 	loaded bool
@@ -70,12 +98,6 @@ type Consumer struct {
 	MaxRecords int
 }
 
-// NewConsumer returns a consumer of topic that resumes from the positions in
-// store (the earliest offset of a partition with none).
-func (b *Broker) NewConsumer(topic string, store backend.OffsetStore) *Consumer {
-	return &Consumer{b: b, topic: topic, store: store, PollInterval: 50 * time.Millisecond, MaxRecords: 500}
-}
-
 // Fetch returns the next records of every partition, waiting up to
 // PollInterval for some to arrive.
 func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
@@ -83,19 +105,23 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		return nil, ErrClosed
 	}
 	if !c.loaded {
-		next, err := c.store.Load(ctx, c.topic)
+		stored, err := c.store.Load(ctx, c.name, c.topic)
 		if err != nil {
 			return nil, err
 		}
-		if next == nil {
-			next = map[int32]int64{}
+		c.next = make(map[int32]int64, len(stored))
+		for _, pos := range stored {
+			c.next[pos.Partition] = pos.Offset + 1
 		}
-		c.next, c.loaded = next, true
+		c.loaded = true
 	}
 	timer := time.NewTimer(c.PollInterval)
 	defer timer.Stop()
 	for {
-		recs, changed := c.b.read(c.topic, c.next, c.MaxRecords)
+		recs, changed, err := c.b.read(c.topic, c.next, c.MaxRecords)
+		if err != nil {
+			return nil, err
+		}
 		if len(recs) > 0 {
 			for _, r := range recs {
 				c.next[r.Partition] = r.Offset + 1
@@ -106,15 +132,18 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-timer.C:
-			return nil, nil
+			return []backend.Record{}, nil
 		case <-changed:
 		}
 	}
 }
 
-// Commit stores the offset after rec through the store, in tx.
+// Commit stores rec's position through the store, in tx.
 func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
-	return c.store.Commit(ctx, tx, rec.Topic, rec.Partition, rec.Offset+1)
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return c.store.Commit(ctx, tx, backend.Checkpoint{Position: rec.Position, Consumer: c.name})
 }
 
 // Close marks the consumer closed. It is idempotent.

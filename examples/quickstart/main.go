@@ -115,13 +115,16 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context) (err error) {
 	dir, err := os.MkdirTemp("", "logpipe-quickstart-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
 	broker := memory.NewBroker() // stands in for Kafka or Kinesis
+	if err := broker.CreateTopic("people", 1); err != nil {
+		return err
+	}
 
 	// The producer service: its own database of people, which it
 	// publishes; then a schema change to version 2.
@@ -132,15 +135,15 @@ func run(ctx context.Context) error {
 	if err := pdb.AutoMigrate(&Person{}); err != nil {
 		return err
 	}
-	producer, err := logpipe.NewProducer(logpipe.Settings{
-		Backend: logpipe.BackendMemory, Memory: broker, ProducerID: "people-service",
+	producer, err := logpipe.NewProducer(context.Background(), logpipe.Settings{
+		Backend: broker, ProducerID: "people-service",
 	}, "people")
 	if err != nil {
 		return err
 	}
-	defer producer.Close()
+	defer func() { err = errors.Join(err, producer.Close()) }()
 	joe := uuid.MustParse("9f4a4b8e-7c4c-4b1e-9d55-3d8c0c1f6a01")
-	for _, msg := range []logpipe.Serializer{
+	for _, msg := range []logpipe.Message{
 		&PersonV1{UUID: joe, FirstName: "Joe", LastName: "Schmoe"},
 		&PersonV1{UUID: uuid.MustParse("9f4a4b8e-7c4c-4b1e-9d55-3d8c0c1f6a02"), FirstName: "Jane", LastName: "Doe"},
 		&PersonV1{UUID: uuid.Nil, FirstName: "", LastName: "Invalid"}, // skipped by the consumer
@@ -171,7 +174,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	consumer, err := logpipe.NewConsumer(logpipe.Settings{
-		Backend: logpipe.BackendMemory, Memory: broker, DB: db,
+		Backend: broker, DB: db,
 	}, "people", logpipe.WithIdleTimeout(500*time.Millisecond))
 	if err != nil {
 		return err

@@ -99,9 +99,8 @@ func TestKafkaHandoverBrokerOffsets(t *testing.T) {
 	brokers := testenv.KafkaBrokers(t)
 	group := testenv.Name("interop-group")
 	e := newEnv(t, DjangoConfig{Backend: "kafka", Brokers: brokers, KafkaGroup: group}, logpipe.Settings{
-		Backend: logpipe.BackendKafka,
+		Backend: kafka.New(kafka.Config{Brokers: brokers, GroupID: group}),
 		Offsets: logpipe.OffsetsInBroker,
-		Kafka:   kafka.Config{Brokers: brokers, GroupID: group},
 	})
 	topic := e.topic(t, "handover-group", 3)
 	seed := rand.IntN(1 << 30)

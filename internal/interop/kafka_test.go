@@ -65,7 +65,7 @@ func TestKafkaSamePartition(t *testing.T) {
 	const n = 60
 	recs := e.django.Produce(t, ProduceArgs{Topic: topic, Count: n, Seed: seed})
 
-	p, err := logpipe.NewProducer(e.settings, topic)
+	p, err := logpipe.NewProducer(context.Background(), e.settings, topic)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	used := map[int32]bool{}
@@ -148,7 +148,7 @@ func goPeople(seed, start, n int) []any {
 // sendGo sends msgs with a Go producer.
 func sendGo(t *testing.T, s logpipe.Settings, topic string, msgs []any) []logpipe.Position {
 	t.Helper()
-	p, err := logpipe.NewProducer(s, topic)
+	p, err := logpipe.NewProducer(context.Background(), s, topic)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, p.Close()) }()
 	var out []logpipe.Position

@@ -38,8 +38,7 @@ func newKafkaEnv(t *testing.T) *env {
 	t.Helper()
 	brokers := testenv.KafkaBrokers(t)
 	return newEnv(t, DjangoConfig{Backend: "kafka", Brokers: brokers}, logpipe.Settings{
-		Backend: logpipe.BackendKafka,
-		Kafka:   kafka.Config{Brokers: brokers},
+		Backend: kafka.New(kafka.Config{Brokers: brokers}),
 	})
 }
 
@@ -47,15 +46,14 @@ func newKinesisEnv(t *testing.T) *env {
 	t.Helper()
 	endpoint := testenv.KinesisEndpoint(t)
 	return newEnv(t, DjangoConfig{Backend: "kinesis", KinesisEndpoint: endpoint, Region: region}, logpipe.Settings{
-		Backend: logpipe.BackendKinesis,
-		Kinesis: kinesis.Config{
+		Backend: kinesis.New(kinesis.Config{
 			Region:       region,
 			Endpoint:     endpoint,
 			PollInterval: 200 * time.Millisecond,
 			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 				return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "interop test"}, nil
 			}),
-		},
+		}),
 	})
 }
 

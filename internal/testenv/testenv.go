@@ -34,6 +34,17 @@ const (
 	EnvKinesis  = "LOGPIPE_TEST_KINESIS_ENDPOINT" // e.g. http://127.0.0.1:14567
 	EnvDjango   = "LOGPIPE_TEST_DJANGO_PYTHON"    // the venv's python, with django-logpipe installed
 	EnvKafkaLib = "LOGPIPE_TEST_KAFKA_CLASSPATH"  // classpath of the Kafka broker's jars (for the Java producer)
+
+	// The test broker's secured listeners and what a client needs for
+	// them (scripts/services/kafka.sh writes them).
+	EnvKafkaSSL          = "LOGPIPE_TEST_KAFKA_SSL_BROKERS"      // TLS listener, server authentication only
+	EnvKafkaSASLSSL      = "LOGPIPE_TEST_KAFKA_SASL_SSL_BROKERS" // TLS + SASL PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+	EnvKafkaMTLS         = "LOGPIPE_TEST_KAFKA_MTLS_BROKERS"     // TLS with a required client certificate
+	EnvKafkaCA           = "LOGPIPE_TEST_KAFKA_CA"               // PEM file of the CA that signed the broker's and the client's certificates
+	EnvKafkaClientCert   = "LOGPIPE_TEST_KAFKA_CLIENT_CERT"      // PEM file of the client certificate
+	EnvKafkaClientKey    = "LOGPIPE_TEST_KAFKA_CLIENT_KEY"       // PEM file of the client certificate's key
+	EnvKafkaSASLUsername = "LOGPIPE_TEST_KAFKA_SASL_USERNAME"    // the SASL user, for the three mechanisms
+	EnvKafkaSASLPassword = "LOGPIPE_TEST_KAFKA_SASL_PASSWORD"    // its password
 )
 
 // Service returns the value of the environment variable env, or skips the
@@ -150,6 +161,33 @@ func KafkaBrokers(t testing.TB) []string {
 	return strings.Split(Service(t, EnvKafka, "an Apache Kafka broker"), ",")
 }
 
+// SecureKafka is the test broker's secured listeners and the client's
+// credentials for them.
+type SecureKafka struct {
+	SSL, SASLSSL, MTLS []string // brokers of each listener
+	CA                 string   // PEM file of the CA
+	ClientCert         string   // PEM file of the client certificate
+	ClientKey          string   // PEM file of its key
+	Username, Password string   // the SASL user
+}
+
+// KafkaSecure returns the test broker's secured listeners, skipping the test
+// (failing it when services are required) when one is not set.
+func KafkaSecure(t testing.TB) SecureKafka {
+	t.Helper()
+	const what = "an Apache Kafka broker with secured listeners"
+	return SecureKafka{
+		SSL:        strings.Split(Service(t, EnvKafkaSSL, what), ","),
+		SASLSSL:    strings.Split(Service(t, EnvKafkaSASLSSL, what), ","),
+		MTLS:       strings.Split(Service(t, EnvKafkaMTLS, what), ","),
+		CA:         Service(t, EnvKafkaCA, what+" (its CA certificate)"),
+		ClientCert: Service(t, EnvKafkaClientCert, what+" (a client certificate)"),
+		ClientKey:  Service(t, EnvKafkaClientKey, what+" (a client key)"),
+		Username:   Service(t, EnvKafkaSASLUsername, what+" (a SASL user)"),
+		Password:   Service(t, EnvKafkaSASLPassword, what+" (a SASL password)"),
+	}
+}
+
 // KinesisEndpoint returns the Kinesis emulator's URL.
 func KinesisEndpoint(t testing.TB) string {
 	t.Helper()
@@ -167,4 +205,18 @@ func Describe() string {
 		parts = append(parts, fmt.Sprintf("%s=%s", env, v))
 	}
 	return strings.Join(parts, " ")
+}
+
+// NextOffsets returns the next offset to read of each partition of topic
+// stored in db's logpipe_kafkaoffset: what the table holds.
+func NextOffsets(ctx context.Context, db *gorm.DB, topic string) (map[int32]int64, error) {
+	stored, err := (&offsetstore.Kafka{DB: db}).Load(ctx, "", topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int32]int64, len(stored))
+	for _, p := range stored {
+		out[p.Partition] = p.Offset + 1
+	}
+	return out, nil
 }

@@ -3,16 +3,33 @@
 # broker in one JVM) on 127.0.0.1, built from the Apache Kafka jars on Maven
 # Central (fetched once with Maven into $LOGPIPE_CACHE/kafka-<version>/libs).
 #   kafka.sh start | stop
-# start writes $LOGPIPE_RUN/kafka.env with LOGPIPE_TEST_KAFKA_BROKERS and
+# Beside the plaintext listener, the broker has secured ones, all on
+# 127.0.0.1, with certificates the script makes at each start (a CA, a server
+# certificate for 127.0.0.1 and localhost, a client certificate):
+#   SSL       TLS, server authentication only         LOGPIPE_KAFKA_SSL_PORT (default plaintext port + 2)
+#   SASL_SSL  TLS + SASL PLAIN, SCRAM-SHA-256/512     LOGPIPE_KAFKA_SASL_SSL_PORT (+ 3)
+#   MTLS      TLS with a required client certificate  LOGPIPE_KAFKA_MTLS_PORT (+ 4)
+# The SASL user exists for the three mechanisms, with one random password
+# (the SCRAM credentials are written at format time, kafka-storage
+# --add-scram).
+# start writes $LOGPIPE_RUN/kafka.env with LOGPIPE_TEST_KAFKA_BROKERS,
 # LOGPIPE_TEST_KAFKA_CLASSPATH (the broker's jars, which include Kafka's own
-# Java producer and the ProducerPerformance tool).
+# Java producer and the ProducerPerformance tool), and for the secured
+# listeners LOGPIPE_TEST_KAFKA_{SSL,SASL_SSL,MTLS}_BROKERS,
+# LOGPIPE_TEST_KAFKA_CA, LOGPIPE_TEST_KAFKA_CLIENT_{CERT,KEY} (PEM files) and
+# LOGPIPE_TEST_KAFKA_SASL_{USERNAME,PASSWORD}.
 source "$(dirname "$0")/lib.sh"
 KAFKA_VERSION=${LOGPIPE_KAFKA_VERSION:-4.1.1}
 KAFKA_PORT=${LOGPIPE_KAFKA_PORT:-19092}
 CONTROLLER_PORT=${LOGPIPE_KAFKA_CONTROLLER_PORT:-19093}
+SSL_PORT=${LOGPIPE_KAFKA_SSL_PORT:-$((KAFKA_PORT + 2))}
+SASL_SSL_PORT=${LOGPIPE_KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 3))}
+MTLS_PORT=${LOGPIPE_KAFKA_MTLS_PORT:-$((KAFKA_PORT + 4))}
+SASL_USER=logpipe
 HOME_DIR=$LOGPIPE_CACHE/kafka-$KAFKA_VERSION
 LIBS=$HOME_DIR/libs
 STATE=$LOGPIPE_RUN/kafka
+TLS_DIR=$STATE/tls
 PIDFILE=$LOGPIPE_RUN/kafka.pid
 
 # fetch_jars: the broker (kafka_2.13), the tools (StorageTool,
@@ -48,17 +65,54 @@ EOF
   touch "$LIBS/.complete"
 }
 
+# make_certs: a CA, a server certificate for 127.0.0.1 and localhost, and a
+# client certificate, EC P-256 keys (fast to make), PEM files in $TLS_DIR.
+# The broker reads PEM key and trust stores (ssl.keystore.type=PEM), so no
+# keytool run is needed.
+make_certs() {
+  mkdir -p "$TLS_DIR"
+  (
+    cd "$TLS_DIR"
+    umask 077
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -x509 "${key[@]}" -keyout ca.key -out ca.pem -days 30 -subj "/CN=logpipe test CA" \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+    sign() { # sign NAME SUBJECT EXTENSIONS
+      openssl req "${key[@]}" -keyout "$1.key" -out "$1.csr" -subj "$2"
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -extfile "$1.ext" -out "$1.pem"
+    }
+    sign server "/CN=localhost" "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth
+basicConstraints=critical,CA:FALSE"
+    sign client "/CN=logpipe-client" "extendedKeyUsage=clientAuth
+basicConstraints=critical,CA:FALSE"
+    cat server.key server.pem >server-keystore.pem
+    rm -f ./*.csr ./*.ext ca.srl
+  ) >"$STATE/certs.log" 2>&1 || { cat "$STATE/certs.log" >&2; die "could not make the TLS certificates"; }
+}
+
 write_config() {
   mkdir -p "$STATE"
   cat >"$STATE/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT,MTLS://127.0.0.1:$MTLS_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT,MTLS://127.0.0.1:$MTLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/server-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+ssl.client.auth=none
+listener.name.mtls.ssl.client.auth=required
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$(cat "$STATE/sasl-password")";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$STATE/data
 num.partitions=1
 default.replication.factor=1
@@ -109,11 +163,26 @@ start() {
     log "already running"
   else
     rm -rf "$STATE"
+    mkdir -p "$STATE"
+    command -v openssl >/dev/null || apt_install openssl
+    # A fresh password at each start: hex, so that it needs no quoting in
+    # the JAAS line, the --add-scram argument or kafka.env.
+    (umask 077; openssl rand -hex 16 >"$STATE/sasl-password") || die "could not make the SASL password"
+    make_certs
     write_config
-    local cluster_id
-    cluster_id=$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-    [ -n "$cluster_id" ] || die "could not generate a cluster id"
+    local cluster_id pw
+    pw=$(cat "$STATE/sasl-password")
+    # A random UUID in Kafka's form (base64url of 16 bytes, no padding),
+    # without a JVM start for StorageTool random-uuid; like Kafka's, never
+    # starting with "-" (it would read as an option).
+    cluster_id=-
+    while [[ $cluster_id == -* ]]; do
+      cluster_id=$(openssl rand -base64 16 | tr '+/' '-_' | tr -d '=\n')
+    done
+    [ "${#cluster_id}" = 22 ] || die "could not generate a cluster id"
     kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$STATE/server.properties" \
+      --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$pw]" \
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$pw]" \
       >"$STATE/format.log" 2>&1 || { cat "$STATE/format.log" >&2; die "could not format the KRaft log directory"; }
     : >"$LOGPIPE_RUN/kafka.log"
     # setsid: the broker leads its own process group, which stop_pidfile ends.
@@ -131,11 +200,37 @@ start() {
     sleep 1
   done
   [ "$i" -lt 60 ] || die "Kafka does not answer metadata requests on $KAFKA_PORT"
+  local secured=1 p
+  if [ ! -f "$STATE/sasl-password" ]; then
+    # A broker started by an older kafka.sh, without secured listeners.
+    secured=0
+    log "WARNING: the running broker has no TLS/SASL listeners (started by an older kafka.sh): the secured-listener tests need LOGPIPE_TEST_KAFKA_SSL_BROKERS etc.; restart it ($0 stop; $0 start) to get them"
+  fi
+  if [ "$secured" = 1 ]; then
+    for p in "$SSL_PORT" "$SASL_SSL_PORT" "$MTLS_PORT"; do
+      wait_port 127.0.0.1 "$p" 10 || die "Kafka is not listening on $p (secured listener)"
+    done
+  fi
   {
     echo "export LOGPIPE_TEST_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
     echo "export LOGPIPE_TEST_KAFKA_CLASSPATH='$LIBS/*'"
+    if [ "$secured" = 1 ]; then
+      echo "export LOGPIPE_TEST_KAFKA_SSL_BROKERS=127.0.0.1:$SSL_PORT"
+      echo "export LOGPIPE_TEST_KAFKA_SASL_SSL_BROKERS=127.0.0.1:$SASL_SSL_PORT"
+      echo "export LOGPIPE_TEST_KAFKA_MTLS_BROKERS=127.0.0.1:$MTLS_PORT"
+      echo "export LOGPIPE_TEST_KAFKA_CA='$TLS_DIR/ca.pem'"
+      echo "export LOGPIPE_TEST_KAFKA_CLIENT_CERT='$TLS_DIR/client.pem'"
+      echo "export LOGPIPE_TEST_KAFKA_CLIENT_KEY='$TLS_DIR/client.key'"
+      echo "export LOGPIPE_TEST_KAFKA_SASL_USERNAME=$SASL_USER"
+      echo "export LOGPIPE_TEST_KAFKA_SASL_PASSWORD=$(cat "$STATE/sasl-password")"
+    fi
   } >"$LOGPIPE_RUN/kafka.env"
-  log "Apache Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  chmod 600 "$LOGPIPE_RUN/kafka.env"
+  if [ "$secured" = 1 ]; then
+    log "Apache Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (SSL $SSL_PORT, SASL_SSL $SASL_SSL_PORT, mTLS $MTLS_PORT)"
+  else
+    log "Apache Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT"
+  fi
 }
 
 stop() {

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/libtnb/sqlite"
@@ -37,7 +38,7 @@ func main() {
 	idle := flag.Duration("idle", 5*time.Second, "stop after this long without records (0: never)")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	db, err := gorm.Open(sqlite.Open(*dbPath+"?_pragma=busy_timeout(5000)"), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
@@ -50,16 +51,16 @@ func main() {
 		log.Fatal(err)
 	}
 
+	kcfg := kafka.Config{Brokers: strings.Split(*brokers, ",")}
 	settings := logpipe.Settings{
-		Backend: logpipe.BackendKafka,
-		DB:      db,
-		Kafka:   kafka.Config{Brokers: strings.Split(*brokers, ",")},
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		DB:     db,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if *group != "" {
 		settings.Offsets = logpipe.OffsetsInBroker
-		settings.Kafka.GroupID = *group
+		kcfg.GroupID = *group
 	}
+	settings.Backend = kafka.New(kcfg)
 	var opts []logpipe.ConsumerOption
 	if *idle > 0 {
 		opts = append(opts, logpipe.WithIdleTimeout(*idle))

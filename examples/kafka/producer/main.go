@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,22 +37,25 @@ func main() {
 	format := flag.String("format", "json", "json or msgpack")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	p, err := logpipe.NewProducer(logpipe.Settings{
-		Backend:    logpipe.BackendKafka,
-		Format:     *format,
-		ProducerID: "example-producer",
-		Kafka: kafka.Config{
+	p, err := logpipe.NewProducer(context.Background(), logpipe.Settings{
+		Backend: kafka.New(kafka.Config{
 			Brokers:     strings.Split(*brokers, ","),
 			SendTimeout: 10 * time.Second,
 			// For a hosted cluster: TLS: &tls.Config{}, SASL: &kafka.SASL{...}
-		},
+		}),
+		Format:     *format,
+		ProducerID: "example-producer",
 	}, *topic)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Close()
+	defer func() {
+		if err := p.Close(); err != nil {
+			log.Print(err)
+		}
+	}()
 
 	ids := make([]uuid.UUID, *n)
 	for i := range ids {
@@ -69,7 +73,7 @@ func main() {
 		}
 	}
 	// Version 2, in one batch: the fast path for many records.
-	batch := make([]logpipe.Serializer, len(ids))
+	batch := make([]logpipe.Message, len(ids))
 	for i, id := range ids {
 		email := fmt.Sprintf("person%d@example.com", i)
 		batch[i] = &person.V2{V1: person.V1{UUID: id, FirstName: "Person", LastName: fmt.Sprint(i)}, Email: &email}
