@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/clip"
 	"github.com/logpipe-go/logpipe/internal/wait"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -144,7 +145,7 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 			c.logSkipped(err)
 		}
 		if err, ok := st.dead[i]; ok {
-			c.log.Warn("logpipe: record dead-lettered", "position", recs[i].Position.String(), "key", string(recs[i].Key), "error", err)
+			c.log.Warn("logpipe: record dead-lettered", "position", recs[i].String(), "key", clip.Text(recs[i].Key, clip.Wire), "error", err)
 		}
 	}
 	if !outside {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/clip"
 	"github.com/logpipe-go/logpipe/internal/wait"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -353,5 +354,5 @@ func (c *Consumer) logSkipped(err error) {
 		level = slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, "logpipe: skipped record",
-		"position", re.String(), "key", string(re.Key), "type", re.Type, "error", err)
+		"position", re.String(), "key", clip.Text(re.Key, clip.Wire), "type", clip.Text(re.Type, clip.Wire), "error", err)
 }

@@ -3,10 +3,10 @@ package logpipe
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/logpipe-go/logpipe/format"
+	"github.com/logpipe-go/logpipe/internal/clip"
 )
 
 // The kinds of record errors, matched with errors.Is. Each is wrapped in a
@@ -54,18 +54,20 @@ type RecordError struct {
 }
 
 // Error describes the failure and names the record's topic, partition (or
-// shard), offset (or sequence number) and key.
+// shard), offset (or sequence number) and key. Wire values (type, version,
+// key) are cut to 200 bytes and the cause's text to 1000, with a marker
+// saying how much was cut; the fields keep them whole.
 func (e *RecordError) Error() string {
 	s := e.Kind.Error()
 	if e.Type != "" {
-		s += " " + strconv.Quote(e.Type)
+		s += " " + clip.Quote(e.Type, clip.Wire)
 		if e.Version != "" {
-			s += " version " + e.Version
+			s += " version " + clip.Text(e.Version, clip.Wire)
 		}
 	}
-	s += fmt.Sprintf(" (record %s, key %q)", e.Position, e.Key)
+	s += fmt.Sprintf(" (record %s, key %s)", e.Position, clip.Quote(e.Key, clip.Wire))
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + clip.Text(e.Err.Error(), clip.Cause)
 	}
 	return s
 }

@@ -127,37 +127,3 @@ func decodeOrderedJSON(dec *json.Decoder) (any, error) {
 	}
 	return tok, nil
 }
-
-// decodeOrderedMsgpackMap decodes a msgpack map into an orderedMap (keys
-// that are not text are written as JSON writes them: their JSON text).
-func decodeOrderedMsgpackMap(d *msgpack.Decoder) (any, error) {
-	n, err := d.DecodeMapLen()
-	if err != nil || n < 0 {
-		return nil, err
-	}
-	m := &orderedMap{keys: make([]string, 0, min(n, 1024)), vals: make([]any, 0, min(n, 1024))}
-	for i := 0; i < n; i++ {
-		k, err := d.DecodeInterface()
-		if err != nil {
-			return nil, err
-		}
-		v, err := d.DecodeInterface()
-		if err != nil {
-			return nil, err
-		}
-		key, ok := k.(string)
-		if !ok {
-			if b, isBin := k.([]byte); isBin {
-				key = string(b)
-			} else {
-				raw, err := Marshal(k)
-				if err != nil {
-					return nil, err
-				}
-				key = string(raw)
-			}
-		}
-		m.set(key, v)
-	}
-	return m, nil
-}
