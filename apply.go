@@ -171,7 +171,7 @@ func (c *Consumer) commitOutside(ctx context.Context, bc backend.Consumer, recs 
 			if !IsTransient(err) || b.Wait(cctx) != nil {
 				return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: fmt.Errorf("commit offset to the broker (the record was saved and will be applied again after a restart): %w", err)}
 			}
-			c.log.Warn("logpipe: committing the offset to the broker failed; trying again", "position", rec.Position.String(), "error", err)
+			c.log.Warn("logpipe: committing the offset to the broker failed; trying again", "position", rec.String(), "error", err)
 		}
 	}
 	return nil

@@ -104,7 +104,8 @@ func Invalid(field, format string, args ...any) *ValidationError {
 func (e *ValidationError) Error() string {
 	var parts []string
 	var fn fieldNamer
-	if e.Field != "" && !(e.Err != nil && errors.As(e.Err, &fn) && fn.FieldName() == e.Field) {
+	causeNamesField := e.Err != nil && errors.As(e.Err, &fn) && fn.FieldName() == e.Field
+	if e.Field != "" && !causeNamesField {
 		parts = append(parts, e.Field)
 	}
 	if e.Reason != "" {

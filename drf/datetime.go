@@ -216,7 +216,7 @@ func (DateTime) GormDataType() string { return "time" }
 // GormDBDataType returns timestamptz for PostgreSQL (what Django creates
 // for a DateTimeField) and datetime elsewhere.
 func (DateTime) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
-	if db.Dialector.Name() == "postgres" {
+	if db.Name() == "postgres" {
 		return "timestamptz"
 	}
 	return "datetime"

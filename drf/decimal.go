@@ -298,7 +298,7 @@ func (Decimal) GormDataType() string { return "decimal" }
 // Give the column's precision in a gorm tag (`gorm:"type:numeric(10,2)"`)
 // to match a Django DecimalField(max_digits=10, decimal_places=2).
 func (Decimal) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
-	if db.Dialector.Name() == "postgres" {
+	if db.Name() == "postgres" {
 		return "numeric"
 	}
 	return "decimal"

@@ -175,7 +175,7 @@ func (d Duration) Value() (driver.Value, error) { return d.micros(), nil }
 
 // GormValue writes an interval on PostgreSQL and microseconds elsewhere.
 func (d Duration) GormValue(_ context.Context, db *gorm.DB) clause.Expr {
-	if db != nil && db.Dialector != nil && db.Dialector.Name() == "postgres" {
+	if db != nil && db.Dialector != nil && db.Name() == "postgres" {
 		return clause.Expr{SQL: "CAST(? AS interval)", Vars: []any{strconv.FormatInt(d.micros(), 10) + " microseconds"}}
 	}
 	return clause.Expr{SQL: "?", Vars: []any{d.micros()}}
@@ -221,7 +221,7 @@ func (Duration) GormDataType() string { return "int" }
 // GormDBDataType returns interval for PostgreSQL and bigint elsewhere, the
 // columns Django creates for a DurationField.
 func (Duration) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
-	if db.Dialector.Name() == "postgres" {
+	if db.Name() == "postgres" {
 		return "interval"
 	}
 	return "bigint"

@@ -131,7 +131,7 @@ func (JSON) GormDataType() string { return "json" }
 // GormDBDataType returns jsonb for PostgreSQL (what Django creates) and
 // text elsewhere.
 func (JSON) GormDBDataType(db *gorm.DB, _ *schema.Field) string {
-	if db.Dialector.Name() == "postgres" {
+	if db.Name() == "postgres" {
 		return "jsonb"
 	}
 	return "text"

@@ -120,7 +120,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context) error {
+func run(ctx context.Context) (err error) {
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
 	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "orders.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)"), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer producer.Close()
+	defer func() { err = errors.Join(err, producer.Close()) }()
 	total, err := drf.NewDecimal(decimal.RequireFromString("1234.5"), 10, 2)
 	if err != nil {
 		return err

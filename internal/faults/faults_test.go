@@ -81,7 +81,9 @@ func kafkaTopic(t *testing.T, partitions int) string {
 	res, err := cl.CreateTopics(context.Background(), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1}}})
 	require.NoError(t, err)
 	require.NoError(t, res.Errors[topic])
-	t.Cleanup(func() { _, _ = cl.DeleteTopics(context.Background(), &kafkago.DeleteTopicsRequest{Topics: []string{topic}}) })
+	t.Cleanup(func() {
+		_, _ = cl.DeleteTopics(context.Background(), &kafkago.DeleteTopicsRequest{Topics: []string{topic}})
+	})
 	return topic
 }
 
