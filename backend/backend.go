@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -404,24 +405,31 @@ func (e *BatchError) Count() (written, notWritten, maybeWritten int) {
 	return written, notWritten, maybeWritten
 }
 
-// Error counts the outcomes and quotes the first error of each kind.
+// Error counts the outcomes and quotes the first few distinct errors, each
+// with the first record that had it.
 func (e *BatchError) Error() string {
 	w, nw, mw := e.Count()
 	msg := fmt.Sprintf("logpipe/backend: batch of %d: %d written, %d not written, %d maybe written", len(e.Errs), w, nw, mw)
-	var seenNot, seenMaybe bool
+	const quoted = 3
+	var seen []string
+	more := 0
 	for i, err := range e.Errs {
-		switch e.Outcome(i) {
-		case NotWritten:
-			if !seenNot {
-				msg += fmt.Sprintf("; record %d not written: %v", i, err)
-				seenNot = true
-			}
-		case MaybeWritten:
-			if !seenMaybe {
-				msg += fmt.Sprintf("; record %d maybe written: %v", i, err)
-				seenMaybe = true
-			}
+		if err == nil {
+			continue
 		}
+		text := err.Error()
+		if slices.Contains(seen, text) {
+			continue
+		}
+		if len(seen) == quoted {
+			more++
+			continue
+		}
+		seen = append(seen, text)
+		msg += fmt.Sprintf("; record %d %s: %s", i, e.Outcome(i), text)
+	}
+	if more > 0 {
+		msg += fmt.Sprintf("; and %d more record(s) with other errors", more)
 	}
 	return msg
 }
