@@ -3,6 +3,7 @@ package logpipe_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,3 +86,38 @@ func (b *failingBackend) Send(_ context.Context, m backend.Message) (backend.Pos
 	return backend.Position{Topic: m.Topic, Offset: int64(n)}, nil
 }
 func (b *failingBackend) Close() error { return nil }
+
+// A failed SendBatch says, for each message, whether it was written, not
+// written (safe to resend) or may have been written (a resend may
+// duplicate it). Here a backend without a batched path gets no answer for
+// the second message, and so does not send the third.
+func ExampleProducer_SendBatch_outcomes() {
+	ctx := context.Background()
+	fb := &failingBackend{failAt: 1, err: backend.MarkMaybeWritten(errors.New("no answer from the broker"))}
+	p, err := logpipe.NewProducer(ctx, logpipe.Settings{Backend: fb}, "people")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() { _ = p.Close() }()
+
+	msgs := []logpipe.Message{person(1), person(2), person(3)}
+	pos, err := p.SendBatch(ctx, msgs)
+	var be *backend.BatchError
+	if errors.As(err, &be) {
+		for i := range msgs {
+			switch be.Outcome(i) {
+			case backend.Written:
+				fmt.Printf("message %d written at %s\n", i, pos[i])
+			case backend.NotWritten:
+				fmt.Printf("message %d not written: resend it\n", i)
+			case backend.MaybeWritten:
+				fmt.Printf("message %d may have been written: a resend may duplicate it\n", i)
+			}
+		}
+	}
+	// Output:
+	// message 0 written at people/0@0
+	// message 1 may have been written: a resend may duplicate it
+	// message 2 not written: resend it
+}
