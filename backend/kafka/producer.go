@@ -228,15 +228,24 @@ func (p *Producer) Close() error {
 // record has been handed to a request yet, so retrying cannot duplicate. A
 // missing topic is returned at once, unless this producer has found the
 // topic before: a broker that has just restarted may not know its topics
-// yet, so that one is tried again until SendTimeout too.
+// yet, so that one is tried again until SendTimeout too. An error that will
+// come again (refused credentials, say) is returned at once.
 func (p *Producer) lookup(ctx context.Context, topic string) ([]int, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
 	defer cancel()
 	b := backoff.Backoff{Policy: retryDelay}
+	var last error // the last error that says more than that time ran out
 	for {
 		parts, err := p.conn.partitions(ctx, topic)
-		if err == nil || ctx.Err() != nil || (errors.Is(err, backend.ErrMissingTopic) && !p.conn.known(topic)) {
-			return parts, err
+		if err == nil {
+			return parts, nil
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
+		missing := errors.Is(err, backend.ErrMissingTopic)
+		if ctx.Err() != nil || (missing && !p.conn.known(topic)) || (!missing && !retriable(err)) {
+			return nil, last
 		}
 		if b.Retries() == 0 {
 			p.cfg.Logger.Warn("logpipe/kafka: looking up the topic failed; trying again until the send timeout", "topic", topic, "error", err)
@@ -246,7 +255,7 @@ func (p *Producer) lookup(ctx context.Context, topic string) ([]int, error) {
 		// once a second).
 		p.conn.refreshMetadata()
 		if b.Wait(ctx) != nil {
-			return nil, fmt.Errorf("%w (trying again until SendTimeout %s)", err, p.cfg.SendTimeout)
+			return nil, fmt.Errorf("%w (tried again until SendTimeout %s)", last, p.cfg.SendTimeout)
 		}
 	}
 }
