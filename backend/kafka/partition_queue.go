@@ -265,9 +265,7 @@ func (q *partitionQueue) produce(batch []*item) (base int64, err, cause error) {
 				// anew (at most once a second).
 				q.p.conn.refreshMetadata()
 			}
-			if refused == 0 {
-				cfg.Logger.Warn("logpipe/kafka: produce refused, nothing written; trying again until the send timeout", "topic", q.tp.topic, "partition", q.tp.partition, "reason", reason, "error", err)
-			}
+			cfg.Logger.Debug("logpipe/kafka: produce refused, nothing written; trying again until the send timeout", "topic", q.tp.topic, "partition", q.tp.partition, "reason", reason, "error", err)
 			attempt--
 			refused++
 			if wait.Sleep(ctx, retryDelay.Delay(refused)) != nil {
