@@ -224,7 +224,6 @@ func (s *senders) oneAtATime() {
 			s.mu.Unlock()
 			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -278,8 +277,6 @@ func (s *senders) batches(size int) {
 		}
 		if len(pending) > 0 {
 			time.Sleep(50 * time.Millisecond)
-		} else {
-			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
