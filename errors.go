@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/logpipe-go/logpipe/format"
 )
@@ -96,19 +97,21 @@ func Invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Error returns "field: reason: cause".
+// Error returns "field: reason: cause", leaving out the parts that are
+// empty (and the field when the cause names it already).
 func (e *ValidationError) Error() string {
-	s := e.Reason
-	if e.Field != "" {
-		s = e.Field + ": " + s
+	var parts []string
+	var fn fieldNamer
+	if e.Field != "" && !(e.Err != nil && errors.As(e.Err, &fn) && fn.FieldName() == e.Field) {
+		parts = append(parts, e.Field)
+	}
+	if e.Reason != "" {
+		parts = append(parts, e.Reason)
 	}
 	if e.Err != nil {
-		if s != "" {
-			s += ": "
-		}
-		s += e.Err.Error()
+		parts = append(parts, e.Err.Error())
 	}
-	return s
+	return strings.Join(parts, ": ")
 }
 
 // Unwrap returns the cause.

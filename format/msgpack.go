@@ -61,6 +61,7 @@ func (Msgpack) ParseBody(body []byte) (Fields, error) {
 	}
 	r := bytes.NewReader(body)
 	dec := msgpack.NewDecoder(r)
+	dec.SetMapDecoder(decodeOrderedMsgpackMap) // nested maps keep their key order
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
 		return f, fmt.Errorf("%w: msgpack: %w", ErrInvalidBody, err)
@@ -96,15 +97,12 @@ func (Msgpack) ParseBody(body []byte) (Fields, error) {
 }
 
 // decodeJSON decodes JSON into generic values, keeping integers as int64
-// (or uint64) and other numbers as float64, as Python does.
+// (or uint64) and other numbers as float64, as Python does, and objects'
+// keys in their order.
 func decodeJSON(raw json.RawMessage) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return numbers(v), nil
+	return decodeOrderedJSON(dec)
 }
 
 func numbers(v any) any {
@@ -132,9 +130,14 @@ func numbers(v any) any {
 
 // binAsText turns msgpack bin values that hold UTF-8 into strings, as the
 // original's JSON renderer does with bytes; other bin values stay []byte
-// (base64 in JSON).
+// (base64 in JSON). Floats stay floats in JSON (1.0, not 1), as Python
+// renders them.
 func binAsText(v any) any {
 	switch t := v.(type) {
+	case float64:
+		return jsonFloat(t)
+	case float32:
+		return jsonFloat(t)
 	case []byte:
 		if utf8.Valid(t) {
 			return string(t)
@@ -143,10 +146,31 @@ func binAsText(v any) any {
 		for k, e := range t {
 			t[k] = binAsText(e)
 		}
+	case *orderedMap:
+		for i, e := range t.vals {
+			t.vals[i] = binAsText(e)
+		}
 	case []any:
 		for i, e := range t {
 			t[i] = binAsText(e)
 		}
 	}
 	return v
+}
+
+// jsonFloat is a float that renders as a JSON number a reader still sees
+// as a float: "1.0", not "1" (Python's json writes 1.0 for a float).
+type jsonFloat float64
+
+// MarshalJSON renders the float like encoding/json, with ".0" added to an
+// integral value. NaN and infinities fail, as in encoding/json.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(float64(f))
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.ContainsAny(b, ".eE") {
+		b = append(b, ".0"...)
+	}
+	return b, nil
 }

@@ -1,6 +1,6 @@
 // Package kafka is logpipe's Apache Kafka backend, built on
 // github.com/segmentio/kafka-go. Users select it through logpipe.Settings
-// (Backend: kafka.New(kafka.Config{...)}); the root package
+// (Backend: kafka.New(kafka.Config{...})); the root package
 // drives the Producer and Consumer defined here.
 //
 // The Producer sends each record to the partition Kafka's Java client would
