@@ -101,7 +101,7 @@ func checkedDial(dial func(ctx context.Context, network, address string) (net.Co
 // end (or a reset). A socket with data waiting, or one it cannot peek at,
 // counts as open.
 func peerClosed(c net.Conn) error {
-	for {
+	for range 4 { // a TLS connection's own connection, and so on
 		nc, ok := c.(interface{ NetConn() net.Conn })
 		if !ok {
 			break
