@@ -189,7 +189,11 @@ func TestConsumerKilledMidStream(t *testing.T) {
 				require.NoError(t, cmd.Start())
 				line, _ := bufio.NewReader(stdout).ReadString('\n')
 				require.Equal(t, "running\n", line)
-				time.Sleep(time.Duration(300+rand.IntN(400)) * time.Millisecond)
+				// Kill it while it applies: once it has applied something
+				// since it started, a moment later.
+				before := countApplied(db)
+				waitFor(t, 60*time.Second, func() bool { return countApplied(db) > before })
+				time.Sleep(time.Duration(20+rand.IntN(200)) * time.Millisecond)
 				require.NoError(t, cmd.Process.Signal(syscall.SIGSTOP))
 				var open int64
 				require.NoError(t, db.Raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'logpipe-fault-child' AND datname = current_database() AND xact_start IS NOT NULL").Scan(&open).Error)
