@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/internal/clip"
 	"github.com/logpipe-go/logpipe/internal/wait"
+	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
 // Consumer reads one topic or stream and applies each record through the
@@ -31,16 +34,23 @@ type Consumer struct {
 	mu      sync.Mutex                 // serializes Register and Ignore
 	disp    atomic.Pointer[dispatcher] // what Run uses; replaced, never changed
 	running atomic.Bool
+	// openKeys are the keys of this topic's dead letters that no later
+	// record has superseded; used by Run's goroutine only.
+	openKeys map[string]bool
 
 	// open opens the backend consumer; tests replace it to inject faults.
 	open func(ctx context.Context) (backend.Consumer, error)
 }
 
 type consumerConfig struct {
-	idleTimeout time.Duration
-	throwErrors bool
-	txSize      int
-	limit       int
+	idleTimeout   time.Duration
+	throwErrors   bool
+	txSize        int
+	limit         int
+	retry         RetryPolicy
+	noDeadLetters bool
+	deadLetters   bool // decided in NewConsumer
+	noStandby     bool
 }
 
 // ConsumerOption configures a Consumer.
@@ -71,6 +81,23 @@ func WithTransactionSize(n int) ConsumerOption {
 	return func(c *consumerConfig) { c.txSize = n }
 }
 
+// WithoutDeadLetters turns dead letters off, for the original's behaviour:
+// records that cannot be applied are logged and skipped (their content is
+// then only in the log), and a save that keeps failing stops the consumer.
+// By default, with a database, such records are written to the
+// logpipe_deadletter table in the transaction that commits their offset.
+func WithoutDeadLetters() ConsumerOption {
+	return func(c *consumerConfig) { c.noDeadLetters = true }
+}
+
+// WithoutStandby lets the consumer run beside another consumer of the same
+// topic on the same PostgreSQL database instead of waiting for it to stop
+// (see Run). They are still fenced: one stops with offsetstore.ErrOffsetMoved
+// at its first commit after the other's.
+func WithoutStandby() ConsumerOption {
+	return func(c *consumerConfig) { c.noStandby = true }
+}
+
 // WithLimit makes Run return nil once n records have been taken through the
 // apply path (applied, or skipped as bad), like the original's iter_limit:
 // exactly n are committed. Each Run counts from zero. By default there is no
@@ -99,6 +126,8 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 	if cfg.idleTimeout < 0 {
 		errs = append(errs, fmt.Errorf("logpipe: WithIdleTimeout(%s) is negative", cfg.idleTimeout))
 	}
+	cfg.retry = cfg.retry.withDefaults()
+	cfg.deadLetters = !cfg.noDeadLetters && s.DB != nil
 	if cfg.limit < 0 {
 		errs = append(errs, fmt.Errorf("logpipe: WithLimit(%d) is negative", cfg.limit))
 	}
@@ -139,6 +168,10 @@ func (c *Consumer) Register(serializers ...Serializer) error {
 			errs = append(errs, fmt.Errorf("logpipe: Register(%T): a serializer must be a pointer to a struct", s))
 			continue
 		}
+		if err := checkOwnSave(t); err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		mt, v := s.MessageType(), s.Version()
 		if d.types[mt] == nil {
 			d.types[mt] = map[int]reflect.Type{}
@@ -169,19 +202,82 @@ func (c *Consumer) Ignore(types ...string) {
 var ErrAlreadyRunning = errors.New("logpipe: consumer is already running")
 
 // Run reads and applies records until ctx ends, the idle timeout passes or
-// the limit is reached (then it returns nil), or a record stops it: a failing save (ErrSave),
-// or, with WithThrowErrors, any record error. Errors about a record are
-// *RecordError. Nothing is committed for the record that stopped it.
+// the limit is reached (then it returns nil), or an error stops it: a save
+// that keeps failing without dead letters (ErrSave), transient failures that
+// outlast the RetryPolicy, a fenced offset commit
+// (offsetstore.ErrOffsetMoved), or, with WithThrowErrors, any record error.
+// Errors about a record are *RecordError. Nothing is committed for the
+// record that stopped it.
+//
+// On PostgreSQL with offsets in the database, Run first takes an advisory
+// lock for the topic, held on a connection of its own while it runs: a
+// second consumer of the topic (another replica) waits as a standby and
+// takes over within a second of the first one stopping or dying. See
+// WithoutStandby.
+//
+// After ctx ends, Run returns within about the backend's poll interval plus
+// a second; a transaction in progress is rolled back or committed whole.
 func (c *Consumer) Run(ctx context.Context) (err error) {
 	if !c.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
 	defer c.running.Store(false)
-	bc, err := c.open(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
+	release, err := c.standby(ctx)
+	if err != nil || release == nil {
+		return err
+	}
+	defer release()
+	if c.cfg.deadLetters {
+		if !offsetstore.HasDeadLetterTable(ctx, c.settings.DB) {
+			return offsetstore.ErrNoDeadLetterTable
+		}
+		if c.openKeys, err = offsetstore.OpenDeadLetterKeys(ctx, c.settings.DB, "", c.topic); err != nil {
+			return err
+		}
+	}
+	st := &runState{last: time.Now(), left: c.cfg.limit}
+	b := c.cfg.retry.backoff()
+	var failingSince time.Time
+	for {
+		err := c.runOnce(ctx, st)
+		if err == nil || ctx.Err() != nil && isContextErr(err) {
 			return nil
 		}
+		if !IsTransient(err) || c.cfg.retry.MaxElapsed < 0 {
+			return err
+		}
+		if st.progressed || failingSince.IsZero() {
+			failingSince, st.progressed = time.Now(), false
+			b.Reset()
+		}
+		if time.Since(failingSince) > c.cfg.retry.MaxElapsed {
+			return fmt.Errorf("logpipe: gave up after %s of transient failures: %w", c.cfg.retry.MaxElapsed, err)
+		}
+		c.log.Warn("logpipe: transient failure; reopening from the stored positions", "retry", b.Retries()+1, "error", err)
+		if b.Wait(ctx) != nil {
+			return nil
+		}
+	}
+}
+
+// runState is what Run keeps across the reopenings of its backend consumer.
+type runState struct {
+	last       time.Time // when records last arrived
+	left       int       // records left before the limit
+	progressed bool      // a group was applied since the last failure
+}
+
+// isContextErr reports whether err is what a cancelled context makes a
+// database or backend call return.
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "interrupted")
+}
+
+// runOnce opens the backend consumer and reads and applies records until a
+// clean stop (nil) or an error.
+func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
+	bc, err := c.open(ctx)
+	if err != nil {
 		return fmt.Errorf("logpipe: open consumer of %s: %w", c.topic, err)
 	}
 	defer func() {
@@ -190,8 +286,6 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 		}
 	}()
 	idleAware, _ := bc.(backend.IdleAware)
-	last := time.Now()
-	left := c.cfg.limit
 	for {
 		recs, err := bc.Fetch(ctx)
 		if ctx.Err() != nil {
@@ -201,14 +295,14 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("logpipe: fetch from %s: %w", c.topic, err)
 		}
 		if len(recs) == 0 {
-			if c.cfg.idleTimeout > 0 && time.Since(last) >= c.cfg.idleTimeout && (idleAware == nil || idleAware.Idle()) {
+			if c.cfg.idleTimeout > 0 && time.Since(st.last) >= c.cfg.idleTimeout && (idleAware == nil || idleAware.Idle()) {
 				c.log.Debug("logpipe: consumer idle, stopping", "idle_timeout", c.cfg.idleTimeout)
 				return nil
 			}
 			continue
 		}
-		if c.cfg.limit > 0 && len(recs) > left {
-			recs = recs[:left]
+		if c.cfg.limit > 0 && len(recs) > st.left {
+			recs = recs[:st.left]
 		}
 		for len(recs) > 0 {
 			n := min(len(recs), c.cfg.txSize)
@@ -216,19 +310,17 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 				return nil
 			}
 			if err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n]); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
 				return err
 			}
+			st.progressed = true
 			recs = recs[n:]
-			left -= n
+			st.left -= n
 		}
-		if c.cfg.limit > 0 && left == 0 {
+		if c.cfg.limit > 0 && st.left == 0 {
 			c.log.Debug("logpipe: consumer reached its limit, stopping", "limit", c.cfg.limit)
 			return nil
 		}
-		last = time.Now()
+		st.last = time.Now()
 	}
 }
 
@@ -262,5 +354,5 @@ func (c *Consumer) logSkipped(err error) {
 		level = slog.LevelDebug
 	}
 	c.log.Log(context.Background(), level, "logpipe: skipped record",
-		"position", re.String(), "key", string(re.Key), "type", re.Type, "error", err)
+		"position", re.String(), "key", clip.Text(re.Key, clip.Wire), "type", clip.Text(re.Type, clip.Wire), "error", err)
 }

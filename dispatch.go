@@ -77,15 +77,11 @@ func (d *dispatcher) decode(rec backend.Record) (Serializer, *format.Envelope, e
 		return nil, env, fail(ErrValidation, &ValidationError{Reason: "the message holds values JSON cannot represent (NaN or infinity)"})
 	}
 	if err := format.Unmarshal(env.Message, s); err != nil {
-		return nil, env, fail(ErrValidation, &ValidationError{Reason: "message does not decode", Err: err})
+		return nil, env, fail(ErrValidation, decodeError(t, env.Message, err))
 	}
 	if v, ok := s.(Validator); ok {
 		if err := v.Validate(); err != nil {
-			var ve *ValidationError
-			if !errors.As(err, &ve) {
-				err = &ValidationError{Err: err}
-			}
-			return nil, env, fail(ErrValidation, err)
+			return nil, env, fail(ErrValidation, validationFrom(err))
 		}
 	}
 	return s, env, nil

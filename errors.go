@@ -3,9 +3,10 @@ package logpipe
 import (
 	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 
 	"github.com/logpipe-go/logpipe/format"
+	"github.com/logpipe-go/logpipe/internal/clip"
 )
 
 // The kinds of record errors, matched with errors.Is. Each is wrapped in a
@@ -53,18 +54,20 @@ type RecordError struct {
 }
 
 // Error describes the failure and names the record's topic, partition (or
-// shard), offset (or sequence number) and key.
+// shard), offset (or sequence number) and key. Wire values (type, version,
+// key) are cut to 200 bytes and the cause's text to 1000, with a marker
+// saying how much was cut; the fields keep them whole.
 func (e *RecordError) Error() string {
 	s := e.Kind.Error()
 	if e.Type != "" {
-		s += " " + strconv.Quote(e.Type)
+		s += " " + clip.Quote(e.Type, clip.Wire)
 		if e.Version != "" {
-			s += " version " + e.Version
+			s += " version " + clip.Text(e.Version, clip.Wire)
 		}
 	}
-	s += fmt.Sprintf(" (record %s, key %q)", e.Position, e.Key)
+	s += fmt.Sprintf(" (record %s, key %s)", e.Position, clip.Quote(e.Key, clip.Wire))
 	if e.Err != nil {
-		s += ": " + e.Err.Error()
+		s += ": " + clip.Text(e.Err.Error(), clip.Cause)
 	}
 	return s
 }
@@ -96,19 +99,22 @@ func Invalid(field, format string, args ...any) *ValidationError {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// Error returns "field: reason: cause".
+// Error returns "field: reason: cause", leaving out the parts that are
+// empty (and the field when the cause names it already).
 func (e *ValidationError) Error() string {
-	s := e.Reason
-	if e.Field != "" {
-		s = e.Field + ": " + s
+	var parts []string
+	var fn fieldNamer
+	causeNamesField := e.Err != nil && errors.As(e.Err, &fn) && fn.FieldName() == e.Field
+	if e.Field != "" && !causeNamesField {
+		parts = append(parts, e.Field)
+	}
+	if e.Reason != "" {
+		parts = append(parts, e.Reason)
 	}
 	if e.Err != nil {
-		if s != "" {
-			s += ": "
-		}
-		s += e.Err.Error()
+		parts = append(parts, e.Err.Error())
 	}
-	return s
+	return strings.Join(parts, ": ")
 }
 
 // Unwrap returns the cause.

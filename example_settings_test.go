@@ -10,6 +10,7 @@ import (
 
 	"github.com/libtnb/sqlite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/logpipe-go/logpipe"
 	"github.com/logpipe-go/logpipe/backend/memory"
@@ -24,7 +25,7 @@ func ExampleSettings() {
 	defer os.RemoveAll(dir)
 	// readme:begin settings
 	ctx := context.Background()
-	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "app.db")), &gorm.Config{})
+	db, err := gorm.Open(sqlite.Open(filepath.Join(dir, "app.db")), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
 	}

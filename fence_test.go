@@ -65,7 +65,7 @@ func TestSecondConsumerOfATopicIsFenced(t *testing.T) {
 			var wg sync.WaitGroup
 			errs := make([]error, 2)
 			for i := range errs {
-				c, err := NewConsumer(s, "fenced", WithIdleTimeout(300*time.Millisecond))
+				c, err := NewConsumer(s, "fenced", WithIdleTimeout(300*time.Millisecond), WithoutStandby())
 				require.NoError(t, err)
 				require.NoError(t, c.Register(&counted{}))
 				wg.Add(1)

@@ -46,6 +46,16 @@ func (p *Producer) Topic() string { return p.topic }
 // Send renders msg in the producer's format, with its key field's value as
 // the record key, and returns once the broker has acknowledged the record,
 // with where it went.
+//
+// Its error says what became of the record: it matches (errors.Is)
+// backend.ErrNotWritten when the record is certainly not on the topic (the
+// broker refused it, it was never sent, it could not be rendered), so that
+// sending it again cannot duplicate it; otherwise the record may have been
+// written (backend.ErrMaybeWritten: a timeout or a connection lost after the
+// request went out), and sending it again may write it twice.
+// backend.OutcomeOf reads it. Refusals are retried by the backend until its
+// SendTimeout; unknown outcomes only MaxSendRetries times (see the
+// backend's Config).
 func (p *Producer) Send(ctx context.Context, msg Message) (Position, error) {
 	m, err := p.render(msg)
 	if err != nil {
@@ -61,13 +71,21 @@ func (p *Producer) Send(ctx context.Context, msg Message) (Position, error) {
 // SendBatch sends several messages at once, through the backend's batched
 // path when it has one (Kafka, Kinesis), which is much faster than one Send
 // each. Messages with the same key keep their order. The positions are in
-// the order of msgs. On error, some messages may have been sent.
+// the order of msgs.
+//
+// On error, the positions of the messages written are filled in (a zero
+// Position for the others), and the error wraps a *backend.BatchError
+// (errors.As) that says, for each message by its index in msgs, whether it
+// was written, not written (backend.ErrNotWritten: resending it cannot
+// duplicate it) or may have been written (backend.ErrMaybeWritten: resending
+// it may write it twice). A message that cannot be rendered fails the
+// whole batch before anything is sent: every message is then not written.
 func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Position, error) {
 	batch := make([]backend.Message, len(msgs))
 	for i, msg := range msgs {
 		m, err := p.render(msg)
 		if err != nil {
-			return nil, fmt.Errorf("logpipe: batch message %d: %w", i, err)
+			return nil, fmt.Errorf("logpipe: batch message %d: %w", i, backend.AsBatchError(backend.MarkNotWritten(err), len(msgs), nil))
 		}
 		batch[i] = m
 	}
@@ -78,16 +96,30 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Position, e
 	if bp, ok := p.backend.(backend.BatchProducer); ok {
 		out, err = bp.SendBatch(ctx, batch)
 	} else {
-		for _, m := range batch {
-			var pos Position
-			if pos, err = p.backend.Send(ctx, m); err != nil {
-				break
-			}
-			out = append(out, pos)
-		}
+		out, err = sendEach(ctx, p.backend, batch)
 	}
 	if err != nil {
-		return out, fmt.Errorf("logpipe: send batch of %d to %s: %w", len(msgs), p.topic, err)
+		return out, fmt.Errorf("logpipe: send batch of %d to %s: %w", len(msgs), p.topic, backend.AsBatchError(err, len(msgs), out))
+	}
+	return out, nil
+}
+
+// sendEach sends batch one record at a time, for a backend without a
+// batched path, stopping at the first failure: the records after it are
+// not written.
+func sendEach(ctx context.Context, bp backend.Producer, batch []backend.Message) ([]Position, error) {
+	out := make([]Position, len(batch))
+	for i, m := range batch {
+		pos, err := bp.Send(ctx, m)
+		if err != nil {
+			errs := make([]error, len(batch))
+			errs[i] = err
+			for j := i + 1; j < len(batch); j++ {
+				errs[j] = backend.MarkNotWritten(fmt.Errorf("logpipe: message %d not sent, because message %d failed: %v", j, i, err))
+			}
+			return out, backend.NewBatchError(out, errs)
+		}
+		out[i] = pos
 	}
 	return out, nil
 }

@@ -20,7 +20,7 @@ func TestReadmeBlocksAreTestedCode(t *testing.T) {
 	blocks := regexp.MustCompile("(?s)<!-- readme:([a-z-]+) -->\\s*```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
 	require.NotEmpty(t, blocks, "the README marks its tested blocks")
 	sources := map[string]string{}
-	for _, f := range []string{"example_settings_test.go"} {
+	for _, f := range []string{"example_settings_test.go", "outbox/example_test.go"} {
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
 		for _, m := range regexp.MustCompile(`(?s)// readme:begin ([a-z-]+)\n(.*?)\n\s*// readme:end `).FindAllStringSubmatch(string(b), -1) {

@@ -125,7 +125,7 @@ func TestMultiConsumerFirstErrorStopsAll(t *testing.T) {
 	require.NoError(t, err)
 	_, err = p.Send(context.Background(), &failingSaveMsg{})
 	require.NoError(t, err)
-	failing, err := NewConsumer(s, "bad")
+	failing, err := NewConsumer(s, "bad", WithoutDeadLetters()) // a failing save stops it
 	require.NoError(t, err)
 	require.NoError(t, failing.Register(&failingSaveMsg{}))
 	quiet, err := NewConsumer(s, "quiet") // no idle timeout: runs until stopped

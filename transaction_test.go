@@ -133,7 +133,8 @@ func TestSaveFailureCommitsNothing(t *testing.T) {
 	_, err = b.Append(msgV)
 	require.NoError(t, err)
 
-	c, err := NewConsumer(s, "save", WithIdleTimeout(100*time.Millisecond), WithTransactionSize(10))
+	c, err := NewConsumer(s, "save", WithIdleTimeout(100*time.Millisecond), WithTransactionSize(10), WithoutDeadLetters(),
+		WithRetryPolicy(RetryPolicy{MinBackoff: time.Millisecond}))
 	require.NoError(t, err)
 	require.NoError(t, c.Register(&row{}, &failingSaveMsg{}))
 	err = c.Run(ctx)

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -177,7 +178,10 @@ type Record struct {
 // Producer sends records. Implementations are safe for concurrent use.
 type Producer interface {
 	// Send writes one record and returns once the broker has acknowledged
-	// it, or the context ends. After Close it returns ErrClosed.
+	// it, or the context ends. After Close it returns ErrClosed. Its error
+	// says what became of the record: it matches ErrNotWritten when the
+	// record is certainly not on the topic, ErrMaybeWritten when it may be
+	// (OutcomeOf reads it).
 	Send(ctx context.Context, m Message) (Position, error)
 	// Close flushes anything pending and releases the producer. It is
 	// idempotent.
@@ -186,8 +190,10 @@ type Producer interface {
 
 // BatchProducer is implemented by producers with a faster path for many
 // records at once. Records with the same key keep their order. The returned
-// positions are in the order of msgs; on error, some records may have been
-// written.
+// positions are in the order of msgs. On error, the positions of the
+// records written are filled in (zero for the others), and the error is or
+// wraps a *BatchError saying, for each record, whether it was written, not
+// written, or may have been.
 type BatchProducer interface {
 	SendBatch(ctx context.Context, msgs []Message) ([]Position, error)
 }
@@ -253,4 +259,220 @@ type OffsetStore interface {
 	// shard, through tx when it is not nil so that it commits or rolls
 	// back with the application's writes.
 	Commit(ctx context.Context, tx *gorm.DB, c Checkpoint) error
+}
+
+// ErrNotWritten is matched (errors.Is) by the error of a record that the
+// backend certainly did not write: the broker refused the request before
+// writing anything (no leader, leader moved, connection refused, throttled),
+// the record was never sent (its context ended while it was queued, an
+// earlier record to its partition failed, the producer was closed), or it
+// was invalid. Sending it again cannot duplicate it.
+var ErrNotWritten = errors.New("logpipe/backend: not written")
+
+// ErrMaybeWritten is matched (errors.Is) by the error of a record whose
+// outcome is unknown: the request reached the broker (or may have) and no
+// answer came (a timeout, a connection lost after the request was sent, a
+// server error after the write). The record may be on the topic; sending it
+// again may write it twice.
+var ErrMaybeWritten = errors.New("logpipe/backend: may have been written")
+
+// Outcome is what became of one record of a send: written, not written, or
+// unknown.
+type Outcome int
+
+const (
+	// Written: the broker acknowledged the record; its position is known.
+	Written Outcome = iota
+	// NotWritten: the record is certainly not on the topic (ErrNotWritten).
+	NotWritten
+	// MaybeWritten: the record may or may not be on the topic
+	// (ErrMaybeWritten).
+	MaybeWritten
+)
+
+// String returns "written", "not written" or "maybe written".
+func (o Outcome) String() string {
+	switch o {
+	case Written:
+		return "written"
+	case NotWritten:
+		return "not written"
+	case MaybeWritten:
+		return "maybe written"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// OutcomeOf returns the outcome a send's error says: Written for nil,
+// MaybeWritten when err matches ErrMaybeWritten, NotWritten when it matches
+// ErrNotWritten, ErrClosed or ErrMissingTopic, and MaybeWritten for any
+// other error, since nothing says the record was not written.
+func OutcomeOf(err error) Outcome {
+	switch {
+	case err == nil:
+		return Written
+	case errors.Is(err, ErrMaybeWritten):
+		return MaybeWritten
+	case errors.Is(err, ErrNotWritten), errors.Is(err, ErrClosed), errors.Is(err, ErrMissingTopic):
+		return NotWritten
+	}
+	return MaybeWritten
+}
+
+// MarkNotWritten returns err marked as the error of a record that was not
+// written: the result matches ErrNotWritten and everything err matches, and
+// says the same as err. It returns nil for nil. Backends use it.
+func MarkNotWritten(err error) error { return mark(err, ErrNotWritten) }
+
+// MarkMaybeWritten returns err marked as the error of a record that may have
+// been written: the result matches ErrMaybeWritten and everything err
+// matches, and says the same as err. It returns nil for nil. Backends use
+// it.
+func MarkMaybeWritten(err error) error { return mark(err, ErrMaybeWritten) }
+
+func mark(err, outcome error) error {
+	if err == nil || errors.Is(err, outcome) {
+		return err
+	}
+	return &outcomeError{err: err, outcome: outcome}
+}
+
+// outcomeError is an error marked with ErrNotWritten or ErrMaybeWritten.
+type outcomeError struct {
+	err     error
+	outcome error
+}
+
+func (e *outcomeError) Error() string        { return e.err.Error() }
+func (e *outcomeError) Unwrap() error        { return e.err }
+func (e *outcomeError) Is(target error) bool { return target == e.outcome }
+
+// BatchError is the error of a SendBatch in which some records were not
+// acknowledged. It says, for each record of the batch (by its index in the
+// input), what became of it: Errs[i] is nil when record i was written (at
+// Positions[i]), else its error, which OutcomeOf reads as NotWritten or
+// MaybeWritten.
+//
+// To send again only what is certainly missing, resend the records whose
+// outcome is NotWritten, in their order; a record whose outcome is
+// MaybeWritten may then appear twice if it is resent too.
+type BatchError struct {
+	// Positions holds, in the order of the input, the position of each
+	// written record and a zero Position for the others.
+	Positions []Position
+	// Errs holds, in the order of the input, nil for each written record
+	// and the error of each other one.
+	Errs []error
+}
+
+// NewBatchError returns the BatchError of a batch of len(errs) records whose
+// positions and errors are these, or nil when every error is nil. positions
+// may be nil (no record written) or shorter than errs (the rest not
+// written).
+func NewBatchError(positions []Position, errs []error) *BatchError {
+	failed := false
+	for _, err := range errs {
+		failed = failed || err != nil
+	}
+	if !failed {
+		return nil
+	}
+	pos := make([]Position, len(errs))
+	copy(pos, positions)
+	for i, err := range errs {
+		if err != nil {
+			pos[i] = Position{}
+		}
+	}
+	return &BatchError{Positions: pos, Errs: errs}
+}
+
+// Outcome returns what became of record i.
+func (e *BatchError) Outcome(i int) Outcome { return OutcomeOf(e.Errs[i]) }
+
+// Count returns how many records had each outcome.
+func (e *BatchError) Count() (written, notWritten, maybeWritten int) {
+	for i := range e.Errs {
+		switch e.Outcome(i) {
+		case Written:
+			written++
+		case NotWritten:
+			notWritten++
+		default:
+			maybeWritten++
+		}
+	}
+	return written, notWritten, maybeWritten
+}
+
+// Error counts the outcomes and quotes the first few distinct errors, each
+// with the first record that had it.
+func (e *BatchError) Error() string {
+	w, nw, mw := e.Count()
+	msg := fmt.Sprintf("logpipe/backend: batch of %d: %d written, %d not written, %d maybe written", len(e.Errs), w, nw, mw)
+	const quoted = 3
+	var seen []string
+	more := 0
+	for i, err := range e.Errs {
+		if err == nil {
+			continue
+		}
+		text := err.Error()
+		if slices.Contains(seen, text) {
+			continue
+		}
+		if len(seen) == quoted {
+			more++
+			continue
+		}
+		seen = append(seen, text)
+		msg += fmt.Sprintf("; record %d %s: %s", i, e.Outcome(i), text)
+	}
+	if more > 0 {
+		msg += fmt.Sprintf("; and %d more record(s) with other errors", more)
+	}
+	return msg
+}
+
+// Unwrap returns the errors of the records that failed, so that errors.Is
+// and errors.As find what any of them matches: a BatchError matches
+// ErrMaybeWritten when some record's outcome is unknown, and ErrNotWritten
+// when some record was not written.
+func (e *BatchError) Unwrap() []error {
+	var out []error
+	for _, err := range e.Errs {
+		if err != nil {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// AsBatchError returns the *BatchError in err (errors.As), or, when err has
+// none, one for a batch of n records in which every record without a
+// position in positions failed with err. It returns nil for a nil err.
+// logpipe.Producer.SendBatch uses it so that its error always holds one.
+func AsBatchError(err error, n int, positions []Position) *BatchError {
+	if err == nil {
+		return nil
+	}
+	var be *BatchError
+	if errors.As(err, &be) {
+		return be
+	}
+	errs := make([]error, n)
+	for i := range errs {
+		if i >= len(positions) || positions[i] == (Position{}) {
+			errs[i] = err
+		}
+	}
+	if be = NewBatchError(positions, errs); be == nil {
+		// Every record has a position and yet the batch failed: say so
+		// for each rather than drop the error.
+		for i := range errs {
+			errs[i] = MarkMaybeWritten(err)
+		}
+		be = &BatchError{Positions: make([]Position, n), Errs: errs}
+	}
+	return be
 }

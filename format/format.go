@@ -7,6 +7,20 @@
 // as JSON text (json.RawMessage) whatever the wire format, so that one
 // struct's JSON tags define its fields for both formats.
 //
+// Messages are rendered as the original's renderer writes them, floats
+// included (see AppendFloat and Marshal), so that a json record is byte
+// for byte what the original would send.
+//
+// msgpack bodies are read by hand-written code (msgpack_check.go and
+// msgpack_json.go, a few hundred lines) rather than a msgpack library's
+// decoder: decoding into map[string]any and []any costs 30 to 170 bytes of
+// memory per input byte for records of nils or empty maps, which lets a
+// small record exhaust a consumer's memory, and a library lets through
+// what the original's unpacker refuses (a str that is not UTF-8, a nil map
+// key). The body is checked in one pass, then transcoded straight to JSON
+// in a buffer of at most about 6 bytes per input byte. Rendering msgpack
+// uses github.com/vmihailenco/msgpack.
+//
 // Pickle, which the original can read when ALLOW_INCOMING_PICKLE is set, is
 // not supported: unpickling runs code chosen by whoever can write to the
 // topic. A pickle record is an unknown format.
@@ -21,6 +35,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/logpipe-go/logpipe/internal/clip"
 )
 
 // Default is the code of the default format.
@@ -51,8 +67,9 @@ type Envelope struct {
 	VersionIsInt bool
 	VersionText  string
 	// Message is the message as JSON. It is nil when the wire carried a
-	// message that JSON cannot represent, such as a msgpack NaN; such a
-	// message fails to decode into any serializer.
+	// message that JSON cannot represent, such as a msgpack NaN (see
+	// Fields.Unrepresentable); such a message fails to decode into any
+	// serializer.
 	Message json.RawMessage
 	// Producer is the sending application's id, or "" when absent.
 	Producer string
@@ -77,7 +94,8 @@ type Fields struct {
 	Message  json.RawMessage `json:"message"`
 	Producer json.RawMessage `json:"producer"`
 	// Unrepresentable is set when the message is present but JSON cannot
-	// represent it (a msgpack NaN); Message is then nil.
+	// represent it (a msgpack NaN or infinity, or an ext other than a
+	// timestamp); Message is then nil.
 	Unrepresentable bool `json:"-"`
 }
 
@@ -90,7 +108,7 @@ var codecs = map[string]Codec{
 func Lookup(code string) (Codec, error) {
 	c, ok := codecs[code]
 	if !ok {
-		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownFormat, code, strings.Join(Codes(), ", "))
+		return nil, fmt.Errorf("%w %s (known: %s)", ErrUnknownFormat, clip.Quote(code, clip.Wire), strings.Join(Codes(), ", "))
 	}
 	return c, nil
 }
@@ -174,7 +192,7 @@ func jsonString(raw json.RawMessage) (s string, ok bool) {
 // parseVersion accepts an integral JSON number, such as 1 or 1.0 (Python's
 // 1.0 == 1 finds version 1 in the original).
 func parseVersion(raw json.RawMessage) (int, bool) {
-	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+	if len(raw) == 0 || raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
 		return 0, false
 	}
 	if i, err := strconv.ParseInt(string(raw), 10, 32); err == nil {

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 	fastjson "github.com/segmentio/encoding/json"
 )
 
@@ -45,7 +49,7 @@ func (JSON) ParseBody(body []byte) (Fields, error) {
 	if !utf8.Valid(body) {
 		return f, fmt.Errorf("%w: json body is not valid UTF-8", ErrInvalidBody)
 	}
-	body = bytes.TrimSpace(body)
+	body = trimJSONSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return f, fmt.Errorf("%w: json body is not an object", ErrInvalidBody)
 	}
@@ -58,7 +62,7 @@ func (JSON) ParseBody(body []byte) (Fields, error) {
 	if err != nil {
 		return Fields{}, fmt.Errorf("%w: %w", ErrInvalidBody, err)
 	}
-	if len(bytes.TrimSpace(rest)) > 0 {
+	if len(trimJSONSpace(rest)) > 0 {
 		return Fields{}, fmt.Errorf("%w: data after the json object", ErrInvalidBody)
 	}
 	return f, nil
@@ -74,10 +78,18 @@ func Unmarshal(data []byte, v any) error {
 	if err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(rest)) > 0 {
+	if len(trimJSONSpace(rest)) > 0 {
 		return fmt.Errorf("data after the JSON value")
 	}
 	return nil
+}
+
+// trimJSONSpace trims the whitespace JSON allows around a value: space,
+// tab, CR and LF, and nothing else (Python's json, and so the original,
+// refuses NBSP, \v, \f, U+0085, U+2000 and other Unicode spaces, which
+// bytes.TrimSpace would remove).
+func trimJSONSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
 }
 
 // MaxDepth is how deeply arrays and objects may nest in a record. Deeper
@@ -93,9 +105,10 @@ func jsonTooDeep(b []byte) bool {
 		c := b[i]
 		switch {
 		case inString:
-			if c == '\\' {
+			switch c {
+			case '\\':
 				i++
-			} else if c == '"' {
+			case '"':
 				inString = false
 			}
 		case c == '"':
@@ -111,6 +124,15 @@ func jsonTooDeep(b []byte) bool {
 	return false
 }
 
+// marshalOptions make the JSON v2 encoder behave as encoding/json (v1)
+// does, except that it leaves <, > and & as they are and renders floats as
+// Python does (see AppendFloat): the original's renderer.
+var marshalOptions = jsonv2.JoinOptions(
+	jsonv1.DefaultOptionsV1(),
+	jsontext.EscapeForHTML(false),
+	jsonv2.WithMarshalers(floatMarshalers),
+)
+
 var encoders = sync.Pool{New: func() any {
 	b := new(bytes.Buffer)
 	e := json.NewEncoder(b)
@@ -124,17 +146,30 @@ type encoder struct {
 }
 
 // Marshal renders v as compact JSON the way the original does: like
-// json.Marshal, but without escaping <, > and & (the original writes them as
-// they are).
+// json.Marshal (struct tags, omitempty, MarshalJSON and MarshalText methods
+// honoured), but without escaping <, > and & (the original writes them as
+// they are), and with floats written as Python writes them: 2.0, 1e-07,
+// 1e+16 (see AppendFloat), where encoding/json writes 2, 1e-7 and
+// 10000000000000000. A NaN or an infinity is an error, as in
+// encoding/json.
+//
+// A value whose type cannot hold a float (see holdsFloat) is rendered by
+// encoding/json, as fast as before; any other by the JSON v2 encoder
+// (github.com/go-json-experiment/json, which becomes encoding/json/v2) in
+// its encoding/json-compatible mode, whose type-specific marshalers write
+// the floats. It is slower than encoding/json, so only such values pay.
 func Marshal(v any) (json.RawMessage, error) {
-	e := encoders.Get().(*encoder)
-	defer encoders.Put(e)
-	e.buf.Reset()
-	if err := e.enc.Encode(v); err != nil {
-		return nil, err
+	if v != nil && !holdsFloat(reflect.TypeOf(v)) {
+		e := encoders.Get().(*encoder)
+		defer encoders.Put(e)
+		e.buf.Reset()
+		if err := e.enc.Encode(v); err != nil {
+			return nil, err
+		}
+		out := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
+		return bytes.Clone(out), nil
 	}
-	out := bytes.TrimSuffix(e.buf.Bytes(), []byte{'\n'})
-	return bytes.Clone(out), nil
+	return jsonv2.Marshal(v, marshalOptions)
 }
 
 // AppendString appends s as a JSON string, without HTML escaping.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -51,60 +50,82 @@ func (Msgpack) AppendBody(dst []byte, env *Envelope) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// ParseBody decodes a msgpack map with string keys; each field is returned
-// as JSON (see Fields.Unrepresentable for NaN and infinities). Trailing
-// bytes are an error.
+// ParseBody decodes a msgpack map with text keys; each field is returned
+// as JSON (see Fields.Unrepresentable for NaN and infinities). The body is
+// transcoded to JSON directly (see transcoder), in memory bounded by a
+// small multiple of its size. Trailing bytes, a str that is not UTF-8 and
+// a map key that is neither str nor bin are errors, as they are for the
+// original's unpacker; an entry with a bin key is left out (to the
+// original it is a bytes key, which matches no field); an ext other than a
+// timestamp is unrepresentable, like NaN.
 func (Msgpack) ParseBody(body []byte) (Fields, error) {
 	var f Fields
-	if err := checkMsgpack(body); err != nil {
+	size, err := checkMsgpack(body)
+	if err != nil {
 		return f, fmt.Errorf("%w: %w", ErrInvalidBody, err)
 	}
-	r := bytes.NewReader(body)
-	dec := msgpack.NewDecoder(r)
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return f, fmt.Errorf("%w: msgpack: %w", ErrInvalidBody, err)
+	t := transcoder{b: body, out: make([]byte, 0, size)}
+	n, isMap, err := t.mapLen()
+	if err != nil {
+		return f, fmt.Errorf("%w: %w", ErrInvalidBody, err)
 	}
-	if m == nil {
+	if !isMap {
 		return f, fmt.Errorf("%w: msgpack body is not a map", ErrInvalidBody)
 	}
-	if r.Len() > 0 {
-		return f, fmt.Errorf("%w: %d bytes after the msgpack map", ErrInvalidBody, r.Len())
-	}
-	for _, k := range [...]struct {
-		name string
-		dst  *json.RawMessage
-	}{{"type", &f.Type}, {"version", &f.Version}, {"message", &f.Message}, {"producer", &f.Producer}} {
-		v, ok := m[k.name]
-		if !ok {
+	for range n {
+		k, text, err := t.key()
+		if err != nil {
+			return Fields{}, fmt.Errorf("%w: %w", ErrInvalidBody, err)
+		}
+		if !text {
+			k = nil // a bytes key: not "type" or any other field
+		}
+		start := len(t.out)
+		t.unrepresentable = false
+		if err := t.value(); err != nil {
+			return Fields{}, fmt.Errorf("%w: %w", ErrInvalidBody, err)
+		}
+		raw := json.RawMessage(t.out[start:len(t.out):len(t.out)])
+		var dst *json.RawMessage
+		switch string(k) {
+		case "type":
+			dst = &f.Type
+		case "version":
+			dst = &f.Version
+		case "producer":
+			dst = &f.Producer
+		case "message":
+			// Such as NaN, which msgpack carries and JSON cannot: the
+			// message is present but unrepresentable, and the envelope
+			// still decodes. (A later "message" key replaces it, as
+			// in a Python dict.)
+			f.Message, f.Unrepresentable = raw, t.unrepresentable
+			if t.unrepresentable {
+				f.Message = nil
+			}
+			continue
+		default:
+			t.out = t.out[:start] // another key: its value is not kept
 			continue
 		}
-		raw, err := Marshal(binAsText(v))
-		if err != nil {
-			// Such as NaN, which msgpack carries and JSON cannot: the
-			// field is present but unrepresentable, and the envelope
-			// still decodes.
-			if k.name == "message" {
-				f.Unrepresentable = true
-				continue
-			}
+		if t.unrepresentable {
 			raw = json.RawMessage("null")
 		}
-		*k.dst = raw
+		*dst = raw
+	}
+	if t.pos != len(body) { // checkMsgpack has seen to it
+		return Fields{}, fmt.Errorf("%w: %d bytes after the msgpack map", ErrInvalidBody, len(body)-t.pos)
 	}
 	return f, nil
 }
 
 // decodeJSON decodes JSON into generic values, keeping integers as int64
-// (or uint64) and other numbers as float64, as Python does.
+// (or uint64) and other numbers as float64, as Python does, and objects'
+// keys in their order.
 func decodeJSON(raw json.RawMessage) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return numbers(v), nil
+	return decodeOrderedJSON(dec)
 }
 
 func numbers(v any) any {
@@ -125,27 +146,6 @@ func numbers(v any) any {
 	case []any:
 		for i, e := range t {
 			t[i] = numbers(e)
-		}
-	}
-	return v
-}
-
-// binAsText turns msgpack bin values that hold UTF-8 into strings, as the
-// original's JSON renderer does with bytes; other bin values stay []byte
-// (base64 in JSON).
-func binAsText(v any) any {
-	switch t := v.(type) {
-	case []byte:
-		if utf8.Valid(t) {
-			return string(t)
-		}
-	case map[string]any:
-		for k, e := range t {
-			t[k] = binAsText(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = binAsText(e)
 		}
 	}
 	return v

@@ -39,6 +39,8 @@ type migration struct {
 // change or renumber one that has been released (CHANGELOG.md lists them).
 var migrations = []migration{
 	{1, "django-logpipe's offsets tables (logpipe_kafkaoffset, logpipe_kinesisoffset), unless Django created them", createOffsetTables},
+	{2, "logpipe_deadletter: records a consumer could not apply", createDeadLetterTable},
+	{3, "the outbox's tables (logpipe_outbox, logpipe_outbox_seq, logpipe_outbox_relay), for package outbox", createOutboxTables},
 }
 
 // LatestSchemaVersion is the version Migrate brings a database to.

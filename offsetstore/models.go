@@ -10,7 +10,6 @@
 // are read and written as they are.
 package offsetstore
 
-
 // KafkaOffset is a row of logpipe_kafkaoffset: the next offset to read from a
 // Kafka (or in-memory) topic partition.
 type KafkaOffset struct {

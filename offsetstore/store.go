@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"gorm.io/gorm"
@@ -213,6 +214,9 @@ func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint)
 	return nil
 }
 
+// tabler is a model that names its table.
+type tabler interface{ TableName() string }
+
 // commitRow writes one position row, identified by the unique key columns
 // keyCols (in the unique index's order) holding keyVals, with
 // col set to next: as an upsert when the store knows nothing of it (!fenced),
@@ -233,11 +237,17 @@ func commitRow(db *gorm.DB, row any, keyCols []string, keyVals []any, col string
 		}
 		return nil
 	}
-	where := map[string]any{col: prev}
+	// One UPDATE with a fixed text, so that a prepared-statement cache
+	// (GORM's PrepareStmt) reuses it: this runs once per transaction.
+	q := db.Statement.Quote
+	var sql strings.Builder
+	sql.WriteString("UPDATE " + q(row.(tabler).TableName()) + " SET " + q(col) + " = ? WHERE " + q(col) + " = ?")
+	args := append(make([]any, 0, 2+len(keyVals)), next, prev)
 	for i, name := range keyCols {
-		where[name] = keyVals[i]
+		sql.WriteString(" AND " + q(name) + " = ?")
+		args = append(args, keyVals[i])
 	}
-	res := db.Model(row).Where(where).Update(col, next)
+	res := db.Exec(sql.String(), args...)
 	if res.Error == nil && res.RowsAffected == 0 {
 		return fmt.Errorf("%w (expected %v)", ErrOffsetMoved, prev)
 	}

@@ -13,7 +13,8 @@
 //	}
 //
 // It pins down: one backend.ErrClosed after Close; a missing topic matching
-// backend.ErrMissingTopic; Fetch returning empty within the poll interval;
+// backend.ErrMissingTopic, and the records sent to it reported not written
+// (backend.ErrNotWritten; a SendBatch's error a backend.BatchError); Fetch returning empty within the poll interval;
 // resuming from stored positions with nothing lost or repeated; per-key order
 // under concurrent sends; batch positions in input order; nothing lost when
 // a Fetch's context ends; Commit rolling back with the application's
@@ -204,6 +205,7 @@ func (s *suite) closedProducer(t *testing.T) {
 	require.NoError(t, p.Close(), "Close is idempotent")
 	_, err = p.Send(s.ctx(t), msg(topic, "k", 1))
 	assert.ErrorIs(t, err, backend.ErrClosed)
+	assert.Equal(t, backend.NotWritten, backend.OutcomeOf(err))
 	if bp, ok := p.(backend.BatchProducer); ok {
 		_, err = bp.SendBatch(s.ctx(t), []backend.Message{msg(topic, "k", 2)})
 		assert.ErrorIs(t, err, backend.ErrClosed)
@@ -228,6 +230,20 @@ func (s *suite) missingTopic(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, backend.ErrMissingTopic, "Send to a missing topic: %v", err)
 	assert.Contains(t, err.Error(), missing, "the error names the topic")
+	assert.ErrorIs(t, err, backend.ErrNotWritten, "Send to a missing topic wrote nothing")
+	assert.NotErrorIs(t, err, backend.ErrMaybeWritten)
+	if bp, ok := p.(backend.BatchProducer); ok {
+		pos, err := bp.SendBatch(s.ctx(t), []backend.Message{msg(missing, "a", 0), msg(missing, "b", 1)})
+		var be *backend.BatchError
+		require.ErrorAs(t, err, &be, "SendBatch's error is a BatchError")
+		require.Len(t, be.Errs, 2)
+		require.Len(t, pos, 2)
+		for i := range 2 {
+			assert.Equal(t, backend.NotWritten, be.Outcome(i), "record %d of a SendBatch to a missing topic: %v", i, be.Errs[i])
+			assert.Equal(t, backend.Position{}, pos[i])
+		}
+		assert.ErrorIs(t, err, backend.ErrMissingTopic)
+	}
 
 	c, err := s.Backend.NewConsumer(s.ctx(t), backend.ConsumerOptions{Topic: missing, DB: s.DB(t), Logger: slog.New(slog.DiscardHandler)})
 	if err == nil {

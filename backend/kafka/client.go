@@ -137,11 +137,15 @@ func newTransport(cfg Config, topics []string) (*kafkago.Transport, error) {
 		ClientID:       cfg.ClientID,
 		SASL:           mech,
 	}
+	dial := (&net.Dialer{}).DialContext
 	if cfg.TLS != nil {
 		// The handshake is done by the dialer rather than by kafka-go, so
 		// that its failure says what it is (see tlsDialer).
-		t.Dial = tlsDialer(cfg.TLS)
+		dial = tlsDialer(cfg.TLS)
 	}
+	// Writes that fail, and connections the broker closed, say that the
+	// request was not sent (see sent.go).
+	t.Dial = checkedDial(dial)
 	return t, nil
 }
 
@@ -193,6 +197,13 @@ func (c *conn) partitions(ctx context.Context, topic string) ([]int, error) {
 	c.topics[topic] = ti
 	c.mu.Unlock()
 	return ti.partitions, nil
+}
+
+// known reports whether topic's partitions have been found before.
+func (c *conn) known(topic string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.topics[topic] != nil
 }
 
 // partitionCount asks the transport's metadata cache for topic's partition

@@ -113,13 +113,16 @@ type Config struct {
 	// answers before the client gives up. Default 10s.
 	SendTimeout time.Duration
 	// MaxSendRetries is how many times a produce request that failed with a
-	// retriable error after it may have reached the broker (timeout,
-	// connection lost) is tried again within SendTimeout, like
-	// KAFKA_MAX_SEND_RETRIES. Default 0. Such a retry may write the records
-	// twice. Requests the broker refused without writing anything (no
-	// leader yet, leader moved, connection refused) are always tried again
-	// until SendTimeout, since that cannot duplicate. Retries keep the order
-	// of records with one key: one request per partition is in flight at a
+	// retriable error after it may have reached the broker (connection lost
+	// after the request went out) is tried again within SendTimeout, like
+	// KAFKA_MAX_SEND_RETRIES. Default 0. Each such retry may write the
+	// records once more: a record is on the topic at most 1+MaxSendRetries
+	// times, and a record whose last try has an unknown outcome fails with
+	// an error matching backend.ErrMaybeWritten. Requests the broker refused
+	// or that were never sent (no leader yet, leader moved, connection
+	// refused, a restarting broker) are always tried again until
+	// SendTimeout, since that cannot duplicate. Retries keep the order of
+	// records with one key: one request per partition is in flight at a
 	// time.
 	MaxSendRetries int
 	// Acks is the acknowledgement a send waits for. Default AcksAll.

@@ -1,6 +1,6 @@
 // Package kafka is logpipe's Apache Kafka backend, built on
 // github.com/segmentio/kafka-go. Users select it through logpipe.Settings
-// (Backend: kafka.New(kafka.Config{...)}); the root package
+// (Backend: kafka.New(kafka.Config{...})); the root package
 // drives the Producer and Consumer defined here.
 //
 // The Producer sends each record to the partition Kafka's Java client would
@@ -76,6 +76,25 @@
 // after which the broker may have written the records: here only refusals
 // that wrote nothing are retried freely, the others MaxSendRetries times
 // (the original's KAFKA_MAX_SEND_RETRIES, default 0).
+//
+// Outcomes of a failed send (sent.go). kafka-go reports a request it never
+// sent and one sent but not answered alike (an io.EOF, a context error), and
+// a Writer returns one error for a whole batch, so a caller cannot tell a
+// record that is not on the topic from one that may be. This package tells
+// them apart, per record: a request whose records kafka-go never encoded
+// (it had no connection, no leader, or the context ended first), whose
+// write to the connection failed (the broker got at most part of it), or
+// that the broker refused with an error code other than REQUEST_TIMED_OUT,
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND, KAFKA_STORAGE_ERROR or an unknown error
+// was not written (backend.ErrNotWritten), and is retried until SendTimeout;
+// anything else after the write is unknown (backend.ErrMaybeWritten), and
+// retried only MaxSendRetries times. A pooled connection the broker closed
+// while idle (a broker shutting down gracefully closes them all) is found
+// by a peek at its socket before a request is written to it, which makes
+// the request not written rather than unknown
+// (TestWriteToAConnectionTheBrokerClosedIsNotSent, TestNotWrittenReason;
+// TestSendThroughBrokerFaults checks the outcomes against a broker that is
+// restarted, killed and frozen).
 //
 // Fetch requests and read_committed filtering (partition_reader.go,
 // committed.go), instead of kafka.Reader or Client.Fetch. Both send the

@@ -216,7 +216,9 @@ func TestAbandonedSendIsNotWritten(t *testing.T) {
 	defer cancelShort()
 	_, err = send(short, "json:2")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), "nothing written")
+	require.ErrorIs(t, err, backend.ErrNotWritten)
+	assert.NotErrorIs(t, err, backend.ErrMaybeWritten)
+	assert.Contains(t, err.Error(), "not sent")
 
 	gt.hold.Store(false)
 	close(gt.gate)

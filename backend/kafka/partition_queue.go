@@ -36,30 +36,33 @@ type item struct {
 	state      atomic.Int32
 }
 
-// waiter collects the results of one Send or SendBatch call.
+// waiter collects the results of one Send or SendBatch call: each record's
+// position or error, by its index in the call.
 type waiter struct {
 	mu        sync.Mutex
 	positions []backend.Position
 	errs      []error
+	finished  []bool
 	remaining int
 	done      chan struct{}
 }
 
 func newWaiter(n int) *waiter {
-	return &waiter{positions: make([]backend.Position, n), remaining: n, done: make(chan struct{})}
+	return &waiter{positions: make([]backend.Position, n), errs: make([]error, n), finished: make([]bool, n), remaining: n, done: make(chan struct{})}
 }
 
-// finish records the outcome of n items of one request.
+// finish records the outcome of n items of one request: their positions, or
+// err (marked backend.ErrNotWritten or backend.ErrMaybeWritten).
 func (w *waiter) finish(items []*item, pos func(i int) backend.Position, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err != nil {
-		w.errs = append(w.errs, err)
-	}
 	for i, it := range items {
 		if err == nil {
 			w.positions[it.idx] = pos(i)
+		} else {
+			w.errs[it.idx] = err
 		}
+		w.finished[it.idx] = true
 		w.remaining--
 	}
 	if w.remaining == 0 {
@@ -142,10 +145,10 @@ func (q *partitionQueue) flush() {
 			return
 		}
 		if closed {
-			finishGroups(batch, nil, ErrClosed)
+			finishGroups(batch, nil, backend.MarkNotWritten(ErrClosed))
 			continue
 		}
-		base, err := q.produce(batch)
+		base, err, cause := q.produce(batch)
 		finishGroups(batch, func(i int) backend.Position {
 			return backend.Position{Topic: q.tp.topic, Partition: int32(q.tp.partition), Offset: base + int64(i)}
 		}, err)
@@ -154,7 +157,7 @@ func (q *partitionQueue) flush() {
 			// writing it now would put it before the failed records once
 			// their caller sends them again, reordering a key.
 			if rest := q.takeAll(); len(rest) > 0 {
-				finishGroups(rest, nil, &NotSentError{Topic: q.tp.topic, Partition: int32(q.tp.partition), Err: err})
+				finishGroups(rest, nil, backend.MarkNotWritten(&NotSentError{Topic: q.tp.topic, Partition: int32(q.tp.partition), Err: cause}))
 			}
 		}
 	}
@@ -190,9 +193,17 @@ func finishGroups(batch []*item, pos func(i int) backend.Position, err error) {
 	}
 }
 
-// produce writes batch in one request, retried up to MaxSendRetries times
-// on retriable errors within SendTimeout, and returns the first offset.
-func (q *partitionQueue) produce(batch []*item) (int64, error) {
+// produce writes batch in one request and returns the first offset. A
+// request that wrote nothing (see notWrittenReason) is tried again until
+// SendTimeout, unless its refusal will come again; one that may have written
+// its records (a timeout, a connection lost after the request went out) is
+// tried again only MaxSendRetries times, and only on a retriable error, since
+// that may write them twice.
+//
+// On failure, err is marked backend.ErrNotWritten when no attempt may have
+// written the records, else backend.ErrMaybeWritten; cause is the last
+// attempt's error, unmarked.
+func (q *partitionQueue) produce(batch []*item) (base int64, err, cause error) {
 	cfg := q.p.cfg
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.SendTimeout)
 	defer cancel()
@@ -201,63 +212,80 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 		acks = kafkago.RequireOne
 	}
 	records := make([]kafkago.Record, len(batch))
-	safe := 0
+	refused := 0   // attempts that wrote nothing
+	maybe := false // whether an attempt may have written the records
 	for attempt := 0; ; attempt++ {
 		for i, it := range batch {
 			// Bytes readers are consumed by a request: build them anew on
 			// each attempt.
 			records[i] = kafkago.Record{Time: it.ts, Key: kafkago.NewBytes(nilIfEmpty(it.key)), Value: kafkago.NewBytes(it.value), Headers: toKafkaHeaders(it.headers)}
 		}
+		rr := &sentRecords{RecordReader: kafkago.NewRecordReader(records...)}
 		res, err := q.p.conn.client(cfg.SendTimeout).Produce(ctx, &kafkago.ProduceRequest{
 			Topic:        q.tp.topic,
 			Partition:    q.tp.partition,
 			RequiredAcks: acks,
-			Records:      kafkago.NewRecordReader(records...),
+			Records:      rr,
 		})
 		if err == nil && res.Error != nil {
 			err = res.Error
 		}
 		if err == nil {
 			for _, rerr := range res.RecordErrors {
-				err = rerr
+				// The broker rejected the batch for this record.
+				err = fmt.Errorf("%w: %w", kafkago.InvalidRecord, rerr)
 				break
 			}
 		}
 		if err == nil {
-			return res.BaseOffset, nil
+			return res.BaseOffset, nil, nil
 		}
-		if ctx.Err() == nil && notWritten(err) {
-			// The broker refused the request before writing anything (no
-			// leader yet, leader moved, broker unreachable): trying again
-			// cannot duplicate, so it does not count as a retry.
-			if leaderChanged(err) {
+		reason := notWrittenReason(err, rr.read.Load())
+		maybe = maybe || reason == ""
+		fail := func(what string) (int64, error, error) {
+			mark, outcome := backend.MarkNotWritten, "not written"
+			if maybe {
+				mark, outcome = backend.MarkMaybeWritten, "may have been written"
+			}
+			return 0, mark(fmt.Errorf("logpipe/kafka: produce %d record(s) to %s/%d %s (attempt %d, %d refused; MaxSendRetries %d): records %s: %w",
+				len(batch), q.tp.topic, q.tp.partition, what, attempt+1, refused, cfg.MaxSendRetries, outcome, err)), err
+		}
+		if reason != "" {
+			// Nothing was written: trying again cannot duplicate, so it
+			// does not count as a retry.
+			if !retryRefusal(err) {
+				return fail("refused")
+			}
+			if ctx.Err() != nil {
+				return fail("failed until SendTimeout " + cfg.SendTimeout.String())
+			}
+			if leaderChanged(err) || !rr.read.Load() || errors.Is(err, kafkago.UnknownTopicOrPartition) {
+				// The transport's metadata is out of date, or it keeps
+				// the error of a metadata request that failed: read it
+				// anew (at most once a second).
 				q.p.conn.refreshMetadata()
 			}
-			cfg.Logger.Debug("logpipe/kafka: produce refused, trying again", "topic", q.tp.topic, "partition", q.tp.partition, "error", err)
+			cfg.Logger.Debug("logpipe/kafka: produce refused, nothing written; trying again until the send timeout", "topic", q.tp.topic, "partition", q.tp.partition, "reason", reason, "error", err)
 			attempt--
-			safe++
-			_ = wait.Sleep(ctx, retryDelay.Delay(safe)) // the caller checks ctx
+			refused++
+			if wait.Sleep(ctx, retryDelay.Delay(refused)) != nil {
+				return fail("failed until SendTimeout " + cfg.SendTimeout.String())
+			}
 			continue
 		}
 		if attempt >= cfg.MaxSendRetries || !retriable(err) || ctx.Err() != nil {
-			return 0, fmt.Errorf("logpipe/kafka: produce %d record(s) to %s/%d (attempt %d of %d): %w",
-				len(batch), q.tp.topic, q.tp.partition, attempt+1, cfg.MaxSendRetries+1, err)
+			return fail("failed with no answer")
 		}
-		cfg.Logger.Warn("logpipe/kafka: produce failed, retrying", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
-		_ = wait.Sleep(ctx, retryDelay.Delay(attempt+1)) // the caller checks ctx
+		cfg.Logger.Warn("logpipe/kafka: produce failed after the request went out, retrying (this may write the records twice)", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
+		if wait.Sleep(ctx, retryDelay.Delay(attempt+1)) != nil {
+			return fail("failed with no answer")
+		}
 	}
 }
 
 // retryDelay is the wait before the n-th new try (n >= 1): 50ms doubling up
 // to 1s.
 var retryDelay = backoff.Policy{Min: 50 * time.Millisecond, Max: time.Second}
-
-// notWritten reports whether err says that the broker wrote none of the
-// request's records.
-func notWritten(err error) bool {
-	return leaderChanged(err) || errors.Is(err, kafkago.NotEnoughReplicas) ||
-		errors.Is(err, syscall.ECONNREFUSED)
-}
 
 // leaderChanged reports whether err says the client's partition leaders are
 // out of date: the broker says so, or the transport's cached metadata has

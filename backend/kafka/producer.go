@@ -66,21 +66,27 @@ func NewProducer(cfg Config) (*Producer, error) {
 // client would choose; a keyless one to the next partition in turn. A topic
 // that does not exist is a *MissingTopicError.
 //
-// When ctx ends or the timeout passes before the record was handed to a
-// request, it is not written; after that, it may have been.
+// The error says what became of the record (backend.OutcomeOf): it matches
+// backend.ErrNotWritten when the record is certainly not on the topic (the
+// broker refused it, the request was never sent, ctx ended or the timeout
+// passed before the record joined a request), and backend.ErrMaybeWritten
+// when it may be (a request sent and not answered). Refusals (no leader,
+// leader moved, broker unreachable or restarting) are tried again until
+// SendTimeout, which cannot duplicate; unknown outcomes only
+// Config.MaxSendRetries times.
 //
 // When a produce request to a partition fails, the records queued behind it
 // for that partition (by this or concurrent calls) are not sent: they fail
-// with a *NotSentError. Sending the failed records again, in their order,
-// then keeps the order of each key.
+// with a *NotSentError, not written. Sending the failed records again, in
+// their order, then keeps the order of each key.
 func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Position, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
 	defer cancel()
-	pos, err := p.send(ctx, []backend.Message{m})
+	pos, errs, err := p.send(ctx, []backend.Message{m})
 	if err != nil {
 		return backend.Position{}, err
 	}
-	return pos[0], nil
+	return pos[0], errs[0]
 }
 
 // SendBatch writes msgs and returns their positions, in the order of msgs.
@@ -89,25 +95,38 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 // order. Each request is limited by Config.SendTimeout; the whole batch by
 // ctx only.
 //
-// On error, positions is nil when ctx ended (some records may have been
-// written); otherwise it holds the positions of the records that were
-// written (zero Position for the others) and the error joins each failed
-// request's error. When a request to a partition fails, the records queued
-// behind it for that partition, this batch's and other calls', are not sent
-// and fail with a *NotSentError, so that a resend keeps each key's order.
+// On error, the positions of the records written are filled in (zero
+// Position for the others) and the error is a *backend.BatchError with each
+// record's outcome: written, not written (backend.ErrNotWritten: refused,
+// never sent, or queued behind a failed request to its partition, a
+// *NotSentError) or maybe written (backend.ErrMaybeWritten: its request got
+// no answer, or ctx ended while it was in flight). Resending exactly the
+// records not written, in their order, cannot duplicate and keeps each
+// key's order.
 func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
 	if len(msgs) == 0 {
 		return []backend.Position{}, nil
 	}
-	return p.send(ctx, msgs)
+	pos, errs, err := p.send(ctx, msgs)
+	if err != nil {
+		return make([]backend.Position, len(msgs)), backend.AsBatchError(err, len(msgs), nil)
+	}
+	if be := backend.NewBatchError(pos, errs); be != nil {
+		return pos, be
+	}
+	return pos, nil
 }
 
-func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
+// send queues msgs and waits for their outcomes: each record's position, or
+// its error (marked not written or maybe written). err, marked not written,
+// is set instead when nothing was queued (the producer is closed, a topic
+// lookup failed).
+func (p *Producer) send(ctx context.Context, msgs []backend.Message) (positions []backend.Position, errs []error, err error) {
 	p.mu.RLock()
 	closed := p.closed
 	p.mu.RUnlock()
 	if closed {
-		return nil, ErrClosed
+		return nil, nil, backend.MarkNotWritten(ErrClosed)
 	}
 	now := time.Now()
 	w := newWaiter(len(msgs))
@@ -117,7 +136,7 @@ func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.
 	for i, m := range msgs {
 		parts, err := p.lookup(ctx, m.Topic)
 		if err != nil {
-			return nil, err
+			return nil, nil, backend.MarkNotWritten(err)
 		}
 		tp := topicPartition{topic: m.Topic, partition: partitionFor(m.Key, parts, &p.rr)}
 		items[i] = item{key: m.Key, value: m.Value, headers: m.Headers, ts: now, w: w, idx: i}
@@ -130,7 +149,7 @@ func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
-		return nil, ErrClosed
+		return nil, nil, backend.MarkNotWritten(ErrClosed)
 	}
 	qs := make([]*partitionQueue, len(order))
 	missing := false
@@ -154,7 +173,7 @@ func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
-		return nil, ErrClosed
+		return nil, nil, backend.MarkNotWritten(ErrClosed)
 	}
 	for i, tp := range order {
 		qs[i].add(groups[tp])
@@ -163,20 +182,27 @@ func (p *Producer) send(ctx context.Context, msgs []backend.Message) ([]backend.
 
 	select {
 	case <-w.done:
+		return w.positions, w.errs, nil
 	case <-ctx.Done():
-		inFlight := 0
-		for i := range items {
-			if !items[i].state.CompareAndSwap(itemQueued, itemAbandoned) {
-				inFlight++
-			}
-		}
-		if inFlight == 0 {
-			return nil, fmt.Errorf("logpipe/kafka: send to %s: nothing written: %w", msgs[0].Topic, ctx.Err())
-		}
-		return nil, fmt.Errorf("logpipe/kafka: send to %s: no acknowledgement for %d record(s), which may have been written: %w",
-			msgs[0].Topic, inFlight, ctx.Err())
 	}
-	return w.positions, errors.Join(w.errs...)
+	// Records still queued are taken out and not written; those in a
+	// request keep the outcome they have, or none yet: unknown.
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	positions = make([]backend.Position, len(msgs))
+	errs = make([]error, len(msgs))
+	for i := range items {
+		it := &items[i]
+		switch {
+		case w.finished[i]:
+			positions[i], errs[i] = w.positions[i], w.errs[i]
+		case it.state.CompareAndSwap(itemQueued, itemAbandoned):
+			errs[i] = backend.MarkNotWritten(fmt.Errorf("logpipe/kafka: record %d (key %q) to %s not sent: %w", i, it.key, msgs[i].Topic, ctx.Err()))
+		default:
+			errs[i] = backend.MarkMaybeWritten(fmt.Errorf("logpipe/kafka: record %d (key %q) to %s sent, no acknowledgement yet; it may have been written: %w", i, it.key, msgs[i].Topic, ctx.Err()))
+		}
+	}
+	return positions, errs, nil
 }
 
 // Close waits for the requests in flight (each ends within SendTimeout),
@@ -200,21 +226,36 @@ func (p *Producer) Close() error {
 // lookup returns topic's partitions, trying again while the brokers cannot
 // be reached (a broker restarting, say) for up to Config.SendTimeout: no
 // record has been handed to a request yet, so retrying cannot duplicate. A
-// missing topic is returned at once.
+// missing topic is returned at once, unless this producer has found the
+// topic before: a broker that has just restarted may not know its topics
+// yet, so that one is tried again until SendTimeout too. An error that will
+// come again (refused credentials, say) is returned at once.
 func (p *Producer) lookup(ctx context.Context, topic string) ([]int, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.SendTimeout)
 	defer cancel()
 	b := backoff.Backoff{Policy: retryDelay}
+	var last error // the last error that says more than that time ran out
 	for {
 		parts, err := p.conn.partitions(ctx, topic)
-		if err == nil || errors.Is(err, backend.ErrMissingTopic) || ctx.Err() != nil {
-			return parts, err
+		if err == nil {
+			return parts, nil
+		}
+		if ctx.Err() == nil || last == nil {
+			last = err
+		}
+		missing := errors.Is(err, backend.ErrMissingTopic)
+		if ctx.Err() != nil || (missing && !p.conn.known(topic)) || (!missing && !retriable(err)) {
+			return nil, last
 		}
 		if b.Retries() == 0 {
 			p.cfg.Logger.Warn("logpipe/kafka: looking up the topic failed; trying again until the send timeout", "topic", topic, "error", err)
 		}
+		// The transport keeps the error of a failed metadata request
+		// until it next reads the metadata: make it read again (at most
+		// once a second).
+		p.conn.refreshMetadata()
 		if b.Wait(ctx) != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w (tried again until SendTimeout %s)", last, p.cfg.SendTimeout)
 		}
 	}
 }

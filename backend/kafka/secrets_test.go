@@ -206,7 +206,7 @@ func TestSecretsNeverInErrorsOrLogs(t *testing.T) {
 
 				gcfg := cfg
 				gcfg.GroupID = testenv.Name("lp-secret")
-				g, err := kafka.NewConsumer(gcfg, kafka.ConsumerOptions{Topic: "lp-secret-any", Logger: textLogger})
+				g, err := kafka.NewConsumer(gcfg, kafka.ConsumerOptions{Topic: "lp-secret-any", Logger: textLogger, BrokerOffsets: true})
 				if refused {
 					record("NewConsumer (group)", err)
 				} else {

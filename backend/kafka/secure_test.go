@@ -112,6 +112,7 @@ func roundTrip(t *testing.T, cfg kafka.Config) {
 				db = testenv.SQLite(t)
 				opts.Offsets = &offsetstore.Kafka{DB: db}
 			} else {
+				opts.BrokerOffsets = true
 				ccfg.GroupID = testenv.Name("lp-secure")
 			}
 			consumeAndCommit := func(n int) []backend.Record {
@@ -276,7 +277,7 @@ func TestSecuredFailuresSayWhatToFix(t *testing.T) {
 
 			gcfg := cfg
 			gcfg.GroupID = testenv.Name("lp-secure")
-			g := newConsumer(t, gcfg, kafka.ConsumerOptions{Topic: "lp-secure-any"})
+			g := newConsumer(t, gcfg, kafka.ConsumerOptions{Topic: "lp-secure-any", BrokerOffsets: true})
 			start = time.Now()
 			_, err = g.Fetch(ctxTimeout(t, failFast))
 			check("Fetch (group offsets)", err, start)

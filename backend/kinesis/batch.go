@@ -28,6 +28,8 @@ type batchEntry struct {
 	// retries counts the resends of this entry after failures that may
 	// have stored it (InternalFailure, ServiceUnavailable).
 	retries int
+	// maybe says that a failed try may have stored the entry.
+	maybe bool
 }
 
 func (e batchEntry) size() int { return len(e.key) + len(e.data) }
@@ -48,11 +50,18 @@ func (e batchEntry) size() int { return len(e.key) + len(e.data) }
 // whenever a call writes some records), failures after which a record may
 // have been stored (InternalFailure, ServiceUnavailable, timeouts, resets,
 // 5xx) only Config.MaxSendRetries times, since a retry may write the record
-// twice. On error, the positions of the records already written are filled
-// in and the others are zero.
+// twice.
+//
+// On error, the positions of the records already written are filled in and
+// the others are zero, and the error is a *backend.BatchError with each
+// record's outcome: written; maybe written (backend.ErrMaybeWritten: an
+// InternalFailure or ServiceUnavailable entry, or a call that got no answer
+// or a server error, for this record now or on an earlier try); or not
+// written (backend.ErrNotWritten: throttled until SendTimeout, refused, or
+// never sent because the batch stopped at another record's failure).
 func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
 	if p.closed.Load() {
-		return nil, ErrClosed
+		return make([]backend.Position, len(msgs)), backend.AsBatchError(backend.MarkNotWritten(ErrClosed), len(msgs), nil)
 	}
 	positions := make([]backend.Position, len(msgs))
 	// Streams in the order they first appear, each with its entries.
@@ -61,23 +70,31 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]bac
 	for i, m := range msgs {
 		key, keyed, err := partitionKey(m)
 		if err != nil {
-			return positions, fmt.Errorf("logpipe/kinesis: batch record %d: %w", i, err)
+			return positions, backend.AsBatchError(backend.MarkNotWritten(fmt.Errorf("logpipe/kinesis: batch record %d: %w", i, err)), len(msgs), nil)
 		}
 		if _, ok := byStream[m.Topic]; !ok {
 			streams = append(streams, m.Topic)
 		}
 		byStream[m.Topic] = append(byStream[m.Topic], batchEntry{idx: i, key: key, keyed: keyed, data: m.Value})
 	}
-	for _, s := range streams {
-		if err := p.sendStream(ctx, s, byStream[s], positions); err != nil {
-			return positions, err
+	errs := make([]error, len(msgs))
+	for si, s := range streams {
+		if err := p.sendStream(ctx, s, byStream[s], positions, errs); err != nil {
+			for _, later := range streams[si+1:] {
+				for _, e := range byStream[later] {
+					errs[e.idx] = backend.MarkNotWritten(fmt.Errorf("logpipe/kinesis: record %d to stream %q not sent, because the batch stopped: %w", e.idx, later, err))
+				}
+			}
+			return positions, backend.NewBatchError(positions, errs)
 		}
 	}
 	return positions, nil
 }
 
-// sendStream writes entries, all to stream, filling in positions.
-func (p *Producer) sendStream(ctx context.Context, stream string, entries []batchEntry, positions []backend.Position) error {
+// sendStream writes entries, all to stream, filling in positions. When it
+// gives up, it sets the error of every entry not written in errs and
+// returns the error it gave up on.
+func (p *Producer) sendStream(ctx context.Context, stream string, entries []batchEntry, positions []backend.Position, errs []error) error {
 	// One queue per key, keys in the order they first appear.
 	var keys []string
 	queues := make(map[string][]batchEntry)
@@ -86,6 +103,28 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			keys = append(keys, e.key)
 		}
 		queues[e.key] = append(queues[e.key], e)
+	}
+	// giveUp sets the errors of the entries left: failed (the entries
+	// whose own failure ended the batch, with their error and outcome) and
+	// the others, not sent now, which may have been stored by an earlier
+	// try.
+	giveUp := func(err error, failed map[int]error) error {
+		for _, k := range keys {
+			for _, e := range queues[k] {
+				ferr, ok := failed[e.idx]
+				switch {
+				case ok && e.maybe:
+					errs[e.idx] = backend.MarkMaybeWritten(ferr)
+				case ok:
+					errs[e.idx] = backend.MarkNotWritten(ferr)
+				case e.maybe:
+					errs[e.idx] = backend.MarkMaybeWritten(fmt.Errorf("logpipe/kinesis: record %d (partition key %q) to stream %q, which an earlier try may have stored, not sent again: %w", e.idx, e.key, stream, err))
+				default:
+					errs[e.idx] = backend.MarkNotWritten(fmt.Errorf("logpipe/kinesis: record %d (partition key %q) to stream %q not sent: %w", e.idx, e.key, stream, err))
+				}
+			}
+		}
+		return err
 	}
 	r := p.newSendRetry()
 	for len(keys) > 0 {
@@ -98,16 +137,26 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			return p.api.PutRecords(ctx, in, noSDKRetries)
 		})
 		if err != nil {
-			if err := r.again(ctx, p.missing(stream, err)); err != nil {
-				return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: %w", len(call), stream, err)
+			err = p.missing(stream, err)
+			if mayBeStored(err) {
+				for _, e := range call {
+					queues[e.key][0].maybe = true
+				}
+			}
+			if err := r.again(ctx, err); err != nil {
+				return giveUp(fmt.Errorf("logpipe/kinesis: put %d records to stream %q: %w", len(call), stream, err), nil)
 			}
 			continue
 		}
 		if len(out.Records) != len(call) {
-			return fmt.Errorf("logpipe/kinesis: put %d records to stream %q: the response has %d results", len(call), stream, len(out.Records))
+			for _, e := range call {
+				queues[e.key][0].maybe = true
+			}
+			return giveUp(fmt.Errorf("logpipe/kinesis: put %d records to stream %q: the response has %d results", len(call), stream, len(out.Records)), nil)
 		}
 		var lastFailure error
 		progress := false
+		failed := map[int]error{}
 		for i, res := range out.Records {
 			e := call[i]
 			if res.ErrorCode != nil {
@@ -116,12 +165,13 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 				switch entryErrorKind(code) {
 				case entryNotStored:
 				case entryMaybeStored:
+					queues[e.key][0].maybe = true
 					if e.retries >= p.cfg.MaxSendRetries {
-						return fmt.Errorf("logpipe/kinesis: put record %d to stream %q: %w (the record may have been stored; retried %d times, MaxSendRetries %d)", e.idx, stream, failure, e.retries, p.cfg.MaxSendRetries)
+						failed[e.idx] = fmt.Errorf("logpipe/kinesis: put record %d (partition key %q) to stream %q: %w (the record may have been stored; retried %d times, MaxSendRetries %d)", e.idx, e.key, stream, failure, e.retries, p.cfg.MaxSendRetries)
 					}
 					queues[e.key][0].retries++
 				default:
-					return fmt.Errorf("logpipe/kinesis: put record %d to stream %q: %w", e.idx, stream, failure)
+					failed[e.idx] = fmt.Errorf("logpipe/kinesis: put record %d (partition key %q) to stream %q: %w", e.idx, e.key, stream, failure)
 				}
 				lastFailure = failure
 				continue
@@ -134,6 +184,16 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 			}
 			queues[e.key] = queues[e.key][1:]
 		}
+		if len(failed) > 0 {
+			var first error
+			for _, e := range call {
+				if err, ok := failed[e.idx]; ok {
+					first = err
+					break
+				}
+			}
+			return giveUp(first, failed)
+		}
 		keys = pruneEmpty(keys, queues)
 		if progress || lastFailure == nil {
 			// Some records got through: send the next call (with the
@@ -144,10 +204,10 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 		}
 		d := r.b.Next()
 		if time.Now().Add(d).After(r.deadline) {
-			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w: no record written within SendTimeout %s (last failure: %w)", stream, ErrSendTimeout, r.timeout, lastFailure)
+			return giveUp(fmt.Errorf("logpipe/kinesis: put records to stream %q: %w: no record written within SendTimeout %s (last failure: %w)", stream, ErrSendTimeout, r.timeout, lastFailure), nil)
 		}
 		if serr := wait.Sleep(ctx, d); serr != nil {
-			return fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last failure: %v)", stream, serr, lastFailure)
+			return giveUp(fmt.Errorf("logpipe/kinesis: put records to stream %q: %w (last failure: %v)", stream, serr, lastFailure), nil)
 		}
 	}
 	return nil

@@ -102,10 +102,11 @@ type Config struct {
 	// MaxSendRetries is how many times a write that failed after Kinesis
 	// may have stored it (a timeout, a connection reset, a 5xx response or
 	// an InternalFailure entry) is sent again. Default 0: such a failure is
-	// returned at once. A retry may write the record twice; writes that
-	// Kinesis refused without storing anything (throttling, a refused
-	// connection) are always retried until SendTimeout, since that cannot
-	// duplicate.
+	// returned at once, matching backend.ErrMaybeWritten. Each retry may
+	// store the record once more (a record is stored at most
+	// 1+MaxSendRetries times); writes that Kinesis refused without storing
+	// anything (throttling, a refused connection) are always retried until
+	// SendTimeout, since that cannot duplicate.
 	MaxSendRetries int
 	// RequestTimeout is how long one API call (PutRecord, PutRecords,
 	// ListShards, GetShardIterator, GetRecords) may take before it is

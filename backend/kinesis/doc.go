@@ -1,7 +1,7 @@
 // Package kinesis is logpipe's AWS Kinesis Data Streams backend, built on
 // aws-sdk-go-v2. Users select it through logpipe.Settings (Backend:
-// logpipe.BackendKinesis, Kinesis: kinesis.Config{...}); the root package
-// drives the Producer and Consumer defined here.
+// kinesis.New(kinesis.Config{...})); the root package drives the Producer
+// and Consumer defined here.
 //
 // The Producer writes each record with PutRecord, using the record key as
 // the partition key and passing the sequence number of the previous record

@@ -73,7 +73,7 @@ func e2eSettings(t *testing.T, db *gorm.DB) logpipe.Settings {
 			Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOGPIPETEST", "logpipe-test-secret", ""),
 			PollInterval: 200 * time.Millisecond,
 		}),
-		DB:      db,
+		DB: db,
 	}
 }
 

@@ -77,13 +77,18 @@ func (p *Producer) Region() string { return p.region }
 // may have been stored (timeout, connection reset, 5xx) is retried only
 // Config.MaxSendRetries times (default 0), since a retry may write it twice.
 // A missing stream is a *MissingStreamError.
+//
+// The error says what became of the record (backend.OutcomeOf): it matches
+// backend.ErrMaybeWritten when some call may have stored it (no answer, a
+// server error), else backend.ErrNotWritten (refused, throttled until
+// SendTimeout, never sent).
 func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Position, error) {
 	if p.closed.Load() {
-		return backend.Position{}, ErrClosed
+		return backend.Position{}, backend.MarkNotWritten(ErrClosed)
 	}
 	key, keyed, err := partitionKey(m)
 	if err != nil {
-		return backend.Position{}, err
+		return backend.Position{}, backend.MarkNotWritten(err)
 	}
 	in := &kinesis.PutRecordInput{
 		StreamName:   aws.String(m.Topic),
@@ -108,7 +113,7 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 			return backend.Position{Topic: m.Topic, Shard: aws.ToString(out.ShardId), SequenceNumber: seq}, nil
 		}
 		if err := r.again(ctx, p.missing(m.Topic, err)); err != nil {
-			return backend.Position{}, fmt.Errorf("logpipe/kinesis: put record to stream %q: %w", m.Topic, err)
+			return backend.Position{}, r.mark(fmt.Errorf("logpipe/kinesis: put record (partition key %q) to stream %q: %w", key, m.Topic, err))
 		}
 	}
 }
@@ -133,6 +138,17 @@ type sendRetry struct {
 	// been stored.
 	maxRetries, retries int
 	b                   backoff.Backoff
+	// maybe says that a failed call may have stored the records.
+	maybe bool
+}
+
+// mark marks err, the error the write ends with, as backend.ErrMaybeWritten
+// when a call may have stored the records, else backend.ErrNotWritten.
+func (r *sendRetry) mark(err error) error {
+	if r.maybe {
+		return backend.MarkMaybeWritten(err)
+	}
+	return backend.MarkNotWritten(err)
 }
 
 func (p *Producer) newSendRetry() *sendRetry {
@@ -163,6 +179,7 @@ func (r *sendRetry) progress() {
 // the deadline; a failure after which the record may have been stored only
 // maxRetries times; any other error not at all.
 func (r *sendRetry) again(ctx context.Context, err error) error {
+	r.maybe = r.maybe || mayBeStored(err)
 	if !isTransient(err) {
 		return err
 	}

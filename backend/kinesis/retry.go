@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go"
 )
 
 // noSDKRetries turns the SDK's own retries off for one call: this package
@@ -91,4 +92,22 @@ func notStored(err error) bool {
 	}
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// mayBeStored reports whether a write that failed with err may have stored
+// its records: Kinesis answered with a server error (5xx, InternalFailure,
+// ServiceUnavailable), or gave no answer (a timeout, a reset connection, the
+// context ending during the call). A refusal (throttling, a client error
+// such as access denied or an invalid argument, a missing stream) and a
+// connection that could not be opened stored nothing.
+func mayBeStored(err error) bool {
+	if notStored(err) {
+		return false
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		var internal *types.InternalFailureException
+		return ae.ErrorFault() == smithy.FaultServer || errors.As(err, &internal) || ae.ErrorCode() == "ServiceUnavailable"
+	}
+	return true
 }

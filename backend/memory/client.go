@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -45,26 +46,36 @@ type Producer struct {
 // ErrClosed is backend.ErrClosed, returned by a closed producer or consumer.
 var ErrClosed = backend.ErrClosed
 
-// Send appends m to its topic, which must exist (*MissingTopicError).
+// Send appends m to its topic, which must exist (*MissingTopicError). An
+// error means the record was not written (it matches
+// backend.ErrNotWritten).
 func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Position, error) {
 	if p.closed.Load() {
-		return backend.Position{}, ErrClosed
+		return backend.Position{}, backend.MarkNotWritten(ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return backend.Position{}, err
+		return backend.Position{}, backend.MarkNotWritten(err)
 	}
-	return p.b.append(m)
+	pos, err := p.b.append(m)
+	return pos, backend.MarkNotWritten(err)
 }
 
-// SendBatch appends msgs in order.
+// SendBatch appends msgs in order, stopping at the first failure: its error
+// is then a *backend.BatchError in which that record and the ones after it
+// are not written.
 func (p *Producer) SendBatch(ctx context.Context, msgs []backend.Message) ([]backend.Position, error) {
-	out := make([]backend.Position, 0, len(msgs))
-	for _, m := range msgs {
+	out := make([]backend.Position, len(msgs))
+	for i, m := range msgs {
 		pos, err := p.Send(ctx, m)
 		if err != nil {
-			return out, err
+			errs := make([]error, len(msgs))
+			errs[i] = err
+			for j := i + 1; j < len(msgs); j++ {
+				errs[j] = backend.MarkNotWritten(fmt.Errorf("logpipe/memory: record %d not sent, because record %d failed: %v", j, i, err))
+			}
+			return out, backend.NewBatchError(out, errs)
 		}
-		out = append(out, pos)
+		out[i] = pos
 	}
 	return out, nil
 }

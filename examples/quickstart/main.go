@@ -205,5 +205,14 @@ func run(ctx context.Context) (err error) {
 	for _, o := range offsets {
 		fmt.Printf("offset: topic %s partition %d next %d\n", o.Topic, o.Partition, o.Offset)
 	}
+	// The invalid record was not lost: it is a dead letter, kept in the
+	// transaction that committed its offset, to look at and replay.
+	dead, err := offsetstore.ListDeadLetters(ctx, db, offsetstore.DeadLetterFilter{Topic: "people"})
+	if err != nil {
+		return err
+	}
+	for _, d := range dead {
+		fmt.Printf("dead letter %d: %s/%d@%d (%s): %s\n", d.ID, d.Topic, d.Partition, d.Offset, d.ErrorKind, d.Value)
+	}
 	return nil
 }

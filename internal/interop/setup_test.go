@@ -64,6 +64,9 @@ func newEnv(t *testing.T, cfg DjangoConfig, s logpipe.Settings) *env {
 	cfg.DSN = dsn
 	dj := NewDjango(t, cfg)
 	dj.Migrate(t)
+	// As a Go service on a Django database does: Migrate leaves Django's
+	// offsets tables alone and adds logpipe's own (dead letters).
+	require.NoError(t, offsetstore.Migrate(context.Background(), db))
 	require.NoError(t, db.AutoMigrate(&AppliedLog{}))
 	s.DB = db
 	s.Logger = slog.New(slog.DiscardHandler)

@@ -29,6 +29,8 @@ LOGPIPE_DJANGO_FORMAT, LOGPIPE_DJANGO_PRODUCER_ID, LOGPIPE_DJANGO_MIN_LAG_MS
     LOGPIPE DEFAULT_FORMAT, PRODUCER_ID and MIN_MESSAGE_LAG_MS.
 LOGPIPE_DJANGO_LOG_LEVEL
     level of the logs written to stderr (default WARNING).
+LOGPIPE_DJANGO_TIME_ZONE
+    Django's TIME_ZONE (default UTC; USE_TZ is True).
 """
 
 import os
@@ -65,13 +67,14 @@ SECRET_KEY = "logpipe-interop-tests-only"
 DEBUG = False
 ALLOWED_HOSTS = []
 USE_TZ = True
-TIME_ZONE = "UTC"
+TIME_ZONE = _env("LOGPIPE_DJANGO_TIME_ZONE", "UTC")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
     "rest_framework",
     "logpipe",
     "people",
+    "orders",
 ]
 
 DATABASES = {"default": _database(_env("LOGPIPE_DJANGO_DATABASE"))}

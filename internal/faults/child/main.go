@@ -1,0 +1,110 @@
+// Command child is the consumer process the fault tests kill: it applies
+// the topic's "tick" messages into PostgreSQL, counting how many times each
+// was applied, with slow saves so that most of its time is spent inside a
+// transaction. Not for use outside the tests.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
+	"github.com/logpipe-go/logpipe"
+	"github.com/logpipe-go/logpipe/backend"
+	"github.com/logpipe-go/logpipe/backend/kafka"
+	"github.com/logpipe-go/logpipe/backend/kinesis"
+)
+
+// Tick is the message the fault tests send.
+type Tick struct {
+	ID string `json:"id"`
+	logpipe.NoLookup
+}
+
+// Applied counts the applications of a tick.
+type Applied struct {
+	ID    string `gorm:"primaryKey"`
+	Times int
+}
+
+// MessageType returns "tick".
+func (*Tick) MessageType() string { return "tick" }
+
+// Version returns 1.
+func (*Tick) Version() int { return 1 }
+
+// KeyField returns "id".
+func (*Tick) KeyField() string { return "id" }
+
+var saveDelay time.Duration
+
+// Save counts the application, slowly.
+func (t *Tick) Save(ctx context.Context, tx *gorm.DB, _ any) error {
+	time.Sleep(saveDelay)
+	return tx.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "id"}},
+		DoUpdates: clause.Assignments(map[string]any{"times": gorm.Expr("applieds.times + 1")}),
+	}).Create(&Applied{ID: t.ID, Times: 1}).Error
+}
+
+func main() {
+	dsn := flag.String("dsn", "", "PostgreSQL DSN")
+	kind := flag.String("backend", "kafka", "kafka or kinesis")
+	brokers := flag.String("brokers", "", "Kafka broker")
+	endpoint := flag.String("endpoint", "", "Kinesis endpoint")
+	topic := flag.String("topic", "", "topic or stream")
+	idle := flag.Duration("idle", 0, "stop after this long without records")
+	flag.DurationVar(&saveDelay, "delay", 5*time.Millisecond, "time each save takes")
+	txSize := flag.Int("tx", 1, "records per transaction")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	db, err := gorm.Open(postgres.Open(*dsn+" application_name=logpipe-fault-child"), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var b backend.Backend
+	switch *kind {
+	case "kafka":
+		b = kafka.New(kafka.Config{Brokers: []string{*brokers}, PollInterval: 200 * time.Millisecond})
+	case "kinesis":
+		b = kinesis.New(kinesis.Config{
+			Endpoint: *endpoint, Region: "eu-west-1", PollInterval: 200 * time.Millisecond,
+			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{AccessKeyID: "fault", SecretAccessKey: "fault", Source: "fault test"}, nil
+			}),
+		})
+	default:
+		log.Fatalf("unknown backend %q", *kind)
+	}
+	s := logpipe.Settings{Backend: b, DB: db, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	opts := []logpipe.ConsumerOption{logpipe.WithTransactionSize(*txSize)}
+	if *idle > 0 {
+		opts = append(opts, logpipe.WithIdleTimeout(*idle))
+	}
+	c, err := logpipe.NewConsumer(s, *topic, opts...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Register(&Tick{}); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("running")
+	if err := c.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("stopped")
+}

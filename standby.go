@@ -1,0 +1,63 @@
+package logpipe
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/logpipe-go/logpipe/internal/wait"
+)
+
+// standbyPoll is how often a standby consumer tries to take the lock.
+const standbyPoll = time.Second
+
+// standby waits, on PostgreSQL with offsets in the database, until this
+// consumer holds the topic's advisory lock, and returns the function that
+// releases it. It returns a nil release and nil error when ctx ends first.
+// Elsewhere it returns at once: consumers there are only fenced.
+func (c *Consumer) standby(ctx context.Context) (release func(), err error) {
+	db := c.settings.DB
+	if c.cfg.noStandby || db == nil || c.settings.Offsets != OffsetsInDatabase || db.Name() != "postgres" {
+		return func() {}, nil
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("logpipe: standby lock: %w", err)
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("logpipe consumer\x00" + c.settings.Backend.Name() + "\x00" + c.topic))
+	key := int64(h.Sum64())
+	logged := false
+	for {
+		conn, err := sqlDB.Conn(ctx)
+		if err == nil {
+			var got bool
+			if err = conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err == nil && got {
+				if logged {
+					c.log.Info("logpipe: took over the topic; consuming")
+				}
+				return func() {
+					uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					defer cancel()
+					_, _ = conn.ExecContext(uctx, "SELECT pg_advisory_unlock($1)", key)
+					_ = conn.Close()
+				}, nil
+			}
+			_ = conn.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		if err != nil && !IsTransient(err) {
+			return nil, fmt.Errorf("logpipe: standby lock of topic %s: %w", c.topic, err)
+		}
+		if !logged {
+			c.log.Info("logpipe: another consumer of the topic holds it on this database; standing by", "poll", standbyPoll)
+			logged = true
+		}
+		if wait.Sleep(ctx, standbyPoll) != nil {
+			return nil, nil
+		}
+	}
+}
