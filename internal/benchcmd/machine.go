@@ -25,6 +25,7 @@ type machine struct {
 	loadEnd   string
 	took      time.Duration
 	versions  []string
+	commit    string // the measured tree: git describe --always --dirty
 }
 
 func describeMachine(ctx context.Context, e env) *machine {
@@ -40,6 +41,9 @@ func describeMachine(ctx context.Context, e env) *machine {
 			_, _ = fmt.Sscan(string(s[1]), &kb)
 			m.memGiB = kb / (1 << 20)
 		}
+	}
+	if out, err := exec.CommandContext(ctx, "git", "describe", "--always", "--dirty").Output(); err == nil {
+		m.commit = strings.TrimSpace(string(out))
 	}
 	m.versions = append(m.versions, runtime.Version())
 	if e.classpath != "" {
@@ -86,5 +90,5 @@ func loadavg() string {
 }
 
 func (m *machine) line() string {
-	return fmt.Sprintf("%s, %d CPUs (%s), %.1f GiB, load average %s", m.date.Format("2006-01-02 15:04 MST"), m.cpus, m.cpuModel, m.memGiB, m.loadStart)
+	return fmt.Sprintf("%s, commit %s, %d CPUs (%s), %.1f GiB, load average %s", m.date.Format("2006-01-02 15:04 MST"), m.commit, m.cpus, m.cpuModel, m.memGiB, m.loadStart)
 }

@@ -168,8 +168,8 @@ const (
 func (r report) markdown() string {
 	var b strings.Builder
 	m := r.m
-	fmt.Fprintf(&b, "%s\n\nRun of %s, `%s`: %d CPUs (%s), %.1f GiB of memory; load average (1, 5, 15 minutes) %s at the start, %s at the end; %d interleaved rounds, %s in all. %s.\n\n",
-		mdBegin, m.date.Format("2006-01-02 15:04 MST"), strings.Join(append([]string{"scripts/bench"}, r.o.args...), " "),
+	fmt.Fprintf(&b, "%s\n\nRun of %s on commit %s, `%s`: %d CPUs (%s), %.1f GiB of memory; load average (1, 5, 15 minutes) %s at the start, %s at the end; %d interleaved rounds, %s in all. %s.\n\n",
+		mdBegin, m.date.Format("2006-01-02 15:04 MST"), m.commit, strings.Join(append([]string{"scripts/bench"}, r.o.args...), " "),
 		m.cpus, m.cpuModel, m.memGiB, m.loadStart, m.loadEnd, r.o.rounds, m.took.Round(1e9), strings.Join(m.versions, ", "))
 	b.WriteString("| measurement | records | records/s (median) | min – max | peak RSS (median) | RSS before the work | what bounds it |\n|---|---:|---:|---:|---:|---:|---|\n")
 	for _, c := range r.cases {
