@@ -12,9 +12,11 @@
 // internal/benchcmd/child, which this command builds (go build, so run it
 // from the module) once per combination it needs, each linking only what a
 // user's program would: Kafka alone (producers), Kafka and PostgreSQL,
-// Kafka and SQLite, or everything (Kinesis). The measurements run in interleaved rounds
-// (A B C ... A B C ...), so that a change in the machine's load touches
-// every figure alike.
+// Kafka and SQLite, or everything (Kinesis). The measurements run in
+// interleaved rounds (A B C ... A B C ...), so that a change in the
+// machine's load touches every figure alike. A measurement that fails is
+// reported and the run goes on; interrupted, the command still removes the
+// topics, streams and databases it made.
 //
 //	go build -o /tmp/logpipe-bench ./internal/benchcmd
 //	/tmp/logpipe-bench -quick              # small counts, 2 rounds: for development
