@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,36 +27,12 @@ import (
 	"github.com/logpipe-go/logpipe/outbox"
 )
 
-var (
-	relayBinOnce sync.Once
-	relayBin     string
-	relayBinErr  error
-	relayBinDir  string
-)
-
 // relayBinary builds internal/relayproc once per test run.
-func relayBinary(t *testing.T) string {
-	t.Helper()
-	relayBinOnce.Do(func() {
-		relayBinDir, relayBinErr = os.MkdirTemp("", "outbox-relayproc-")
-		if relayBinErr != nil {
-			return
-		}
-		relayBin = filepath.Join(relayBinDir, "relayproc")
-		out, err := exec.Command("go", "build", "-o", relayBin, "./internal/relayproc").CombinedOutput()
-		if err != nil {
-			relayBinErr = fmt.Errorf("build relayproc: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, relayBinErr)
-	return relayBin
-}
+func relayBinary(t *testing.T) string { return testenv.Build(t, "./internal/relayproc") }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if relayBinDir != "" {
-		_ = os.RemoveAll(relayBinDir)
-	}
+	testenv.CleanupBuilds()
 	os.Exit(code)
 }
 
