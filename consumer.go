@@ -33,6 +33,7 @@ type Consumer struct {
 	mu      sync.Mutex                 // serializes Register and Ignore
 	disp    atomic.Pointer[dispatcher] // what Run uses; replaced, never changed
 	running atomic.Bool
+	obs     *consumerObs // hooks and lag (observe.go, lag.go)
 
 	// open opens the backend consumer; tests replace it to inject faults.
 	open func(ctx context.Context) (backend.Consumer, error)
@@ -115,6 +116,7 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 		topic:    topic,
 		cfg:      cfg,
 		log:      s.Logger.With("topic", topic),
+		obs:      newConsumerObs(topic, s.Hooks, cfg.throwErrors),
 	}
 	c.disp.Store(&dispatcher{types: map[string]map[int]reflect.Type{}, ignored: map[string]bool{}})
 	c.open = func(ctx context.Context) (backend.Consumer, error) { return openConsumer(ctx, s, topic) }
@@ -191,6 +193,7 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, fmt.Errorf("logpipe: close consumer of %s: %w", c.topic, cerr))
 		}
 	}()
+	c.obs.begin()
 	idleAware, _ := bc.(backend.IdleAware)
 	last := time.Now()
 	left := c.cfg.limit
@@ -202,6 +205,7 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("logpipe: fetch from %s: %w", c.topic, err)
 		}
+		c.obs.fetched(ctx, bc, recs)
 		if len(recs) == 0 {
 			if c.cfg.idleTimeout > 0 && time.Since(last) >= c.cfg.idleTimeout && (idleAware == nil || idleAware.Idle()) {
 				c.log.Debug("logpipe: consumer idle, stopping", "idle_timeout", c.cfg.idleTimeout)
@@ -217,7 +221,9 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 			if err := c.waitLag(ctx, recs[:n]); err != nil {
 				return nil
 			}
-			if err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n]); err != nil {
+			err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n])
+			c.obs.groupDone(ctx, recs[:n], err)
+			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -262,7 +268,10 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 	}
 	work := func(tx *gorm.DB) error {
 		for _, rec := range recs {
-			if err := d.apply(ctx, tx, rec); err != nil {
+			rctx, start := c.obs.beforeApply(ctx, &rec)
+			err := d.apply(rctx, tx, rec)
+			c.obs.afterApply(rctx, &rec, start, err)
+			if err != nil {
 				if errors.Is(err, ErrSave) || c.cfg.throwErrors {
 					return err
 				}

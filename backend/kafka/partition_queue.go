@@ -236,6 +236,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 			cfg.Logger.Debug("logpipe/kafka: produce refused, trying again", "topic", q.tp.topic, "partition", q.tp.partition, "error", err)
 			attempt--
 			safe++
+			q.p.retried(q.tp, len(batch), safe, true, err)
 			_ = wait.Sleep(ctx, retryDelay.Delay(safe)) // the caller checks ctx
 			continue
 		}
@@ -244,6 +245,7 @@ func (q *partitionQueue) produce(batch []*item) (int64, error) {
 				len(batch), q.tp.topic, q.tp.partition, attempt+1, cfg.MaxSendRetries+1, err)
 		}
 		cfg.Logger.Warn("logpipe/kafka: produce failed, retrying", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
+		q.p.retried(q.tp, len(batch), attempt+1, false, err)
 		_ = wait.Sleep(ctx, retryDelay.Delay(attempt+1)) // the caller checks ctx
 	}
 }
