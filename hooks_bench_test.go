@@ -17,12 +17,12 @@ import (
 // the hook machinery itself.
 type nopHook struct{}
 
-func (nopHook) OnRecordSent(context.Context, logpipe.SendEvent)      {}
-func (nopHook) OnRecordApplied(context.Context, logpipe.ApplyEvent)  {}
-func (nopHook) OnRecordSkipped(context.Context, logpipe.SkipEvent)   {}
-func (nopHook) OnApplyFailed(context.Context, logpipe.FailEvent)     {}
-func (nopHook) OnFetch(context.Context, logpipe.FetchEvent)          {}
-func (nopHook) OnCommit(context.Context, logpipe.CommitEvent)        {}
+func (nopHook) OnRecordSent(context.Context, logpipe.SendEvent)     {}
+func (nopHook) OnRecordApplied(context.Context, logpipe.ApplyEvent) {}
+func (nopHook) OnRecordSkipped(context.Context, logpipe.SkipEvent)  {}
+func (nopHook) OnApplyFailed(context.Context, logpipe.FailEvent)    {}
+func (nopHook) OnFetch(context.Context, logpipe.FetchEvent)         {}
+func (nopHook) OnCommit(context.Context, logpipe.CommitEvent)       {}
 func (nopHook) OnBeforeApply(ctx context.Context, _ *logpipe.FetchedRecord) context.Context {
 	return ctx
 }
