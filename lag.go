@@ -55,7 +55,7 @@ func (o *consumerObs) lag() []PartitionLag {
 	for i, e := range o.ends {
 		l := PartitionLag{Topic: e.Topic, Partition: e.Partition, Shard: e.Shard, Next: e.Next, End: e.End, Records: -1, Behind: e.Behind}
 		if e.Shard == "" {
-			if n, ok := o.next[partKey{partition: e.Partition}]; ok {
+			if n, ok := o.next[e.Partition]; ok {
 				l.Next = n
 			}
 		}

@@ -151,14 +151,9 @@ type consumerObs struct {
 	groupStart time.Time
 
 	mu   sync.Mutex
-	ends []backend.Lag        // what the backend's last fetch learned
-	next map[partKey]int64    // the next offset to apply, per partition
-	seen map[partKey]struct{} // partitions with a record taken by Run
-}
-
-type partKey struct {
-	partition int32
-	shard     string
+	ends []backend.Lag      // what the backend's last fetch learned
+	next map[int32]int64    // the next offset to apply, per partition
+	seen map[int32]struct{} // partitions with a record taken by Run
 }
 
 // pendingApply is a record taken through the apply path whose transaction
@@ -177,8 +172,8 @@ func newConsumerObs(topic string, hooks []Hook, throwErrors bool) *consumerObs {
 	return &consumerObs{
 		topic: topic, hooks: s, throwErrors: throwErrors,
 		perRecord: len(s.before)+len(s.applied)+len(s.skipped)+len(s.failed)+len(s.commit) > 0,
-		next:      map[partKey]int64{},
-		seen:      map[partKey]struct{}{},
+		next:      map[int32]int64{},
+		seen:      map[int32]struct{}{},
 	}
 }
 
@@ -201,16 +196,14 @@ func (o *consumerObs) fetched(ctx context.Context, bc backend.Consumer, recs []b
 	if lr != nil {
 		o.ends = lr.Lag()
 	}
-	prev := partKey{partition: -1}
 	for i := range recs {
 		r := &recs[i]
-		if r.Shard != "" || (r.Partition == prev.partition && i > 0) {
-			continue
+		if r.Shard != "" || (i > 0 && r.Partition == recs[i-1].Partition) {
+			continue // Kinesis counts no records; a partition's first record is enough
 		}
-		prev = partKey{partition: r.Partition}
-		if _, ok := o.seen[prev]; !ok {
-			o.seen[prev] = struct{}{}
-			o.next[prev] = r.Offset
+		if _, ok := o.seen[r.Partition]; !ok {
+			o.seen[r.Partition] = struct{}{}
+			o.next[r.Partition] = r.Offset
 		}
 	}
 	o.mu.Unlock()
@@ -289,9 +282,8 @@ func (o *consumerObs) groupDone(ctx context.Context, recs []backend.Record, err 
 		o.mu.Lock()
 		for i := range recs {
 			if r := &recs[i]; r.Shard == "" {
-				k := partKey{partition: r.Partition}
-				o.seen[k] = struct{}{}
-				o.next[k] = r.Offset + 1
+				o.seen[r.Partition] = struct{}{}
+				o.next[r.Partition] = r.Offset + 1
 			}
 		}
 		o.mu.Unlock()

@@ -161,18 +161,18 @@ func kinesisRows(ctx context.Context, db *gorm.DB, stream, region string) ([]kin
 func printList(w io.Writer, krows []kafkaRow, nrows []kinesisRow, withEnds bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(krows) > 0 || len(nrows) == 0 {
-		fmt.Fprintln(tw, "TOPIC\tPARTITION\tPOSITION\tEND\tLAG")
+		cell(tw, "TOPIC\tPARTITION\tPOSITION\tEND\tLAG\n")
 		for _, r := range krows {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", r.Topic, r.Partition, orDash(r.Position, "-"), orDash(r.End, "?"), orDash(r.Lag, "?"))
+			cell(tw, "%s\t%d\t%s\t%s\t%s\n", r.Topic, r.Partition, orDash(r.Position, "-"), orDash(r.End, "?"), orDash(r.Lag, "?"))
 		}
 	}
 	if len(nrows) > 0 {
 		if len(krows) > 0 {
-			fmt.Fprintln(tw)
+			cell(tw, "\n")
 		}
-		fmt.Fprintln(tw, "REGION\tSTREAM\tSHARD\tLAST APPLIED SEQUENCE NUMBER")
+		cell(tw, "REGION\tSTREAM\tSHARD\tLAST APPLIED SEQUENCE NUMBER\n")
 		for _, r := range nrows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Region, r.Stream, r.Shard, r.SequenceNumber)
+			cell(tw, "%s\t%s\t%s\t%s\n", r.Region, r.Stream, r.Shard, r.SequenceNumber)
 		}
 	}
 	if err := tw.Flush(); err != nil {
@@ -350,9 +350,9 @@ func planReset(ends []kafka.PartitionOffsets, current map[int32]int64, only []in
 
 func printPlan(w io.Writer, topic string, plan []resetRow, executed bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOPIC\tPARTITION\tCURRENT\tNEW")
+	cell(tw, "TOPIC\tPARTITION\tCURRENT\tNEW\n")
 	for _, r := range plan {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\n", topic, r.Partition, orDash(r.Current, "-"), r.New)
+		cell(tw, "%s\t%d\t%s\t%d\n", topic, r.Partition, orDash(r.Current, "-"), r.New)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -378,4 +378,10 @@ func orDash(p *int64, dash string) string {
 		return dash
 	}
 	return strconv.FormatInt(*p, 10)
+}
+
+// cell writes to a tabwriter, which buffers: its Flush reports any write
+// error.
+func cell(tw *tabwriter.Writer, format string, args ...any) {
+	_, _ = fmt.Fprintf(tw, format, args...)
 }
