@@ -9,26 +9,26 @@ import (
 // (Kafka, memory) or shard (Kinesis).
 type PartitionLag struct {
 	// Topic is the topic or stream.
-	Topic string
+	Topic string `json:"topic"`
 	// Partition is the partition; zero for Kinesis.
-	Partition int32
+	Partition int32 `json:"partition"`
 	// Shard is the Kinesis shard; empty for Kafka.
-	Shard string
+	Shard string `json:"shard,omitempty"`
 	// Next is the offset of the next record to apply: the last committed
 	// plus one, or the first fetched this run, or where the backend is
 	// reading. -1 when not known (Kinesis, or no fetch answered yet).
-	Next int64
+	Next int64 `json:"next"`
 	// End is the partition's end, the offset the next record written will
 	// get (Kafka: the high watermark of the last fetch response). -1 when
 	// not known.
-	End int64
+	End int64 `json:"end"`
 	// Records is End - Next, the records written and not applied yet; -1
 	// when not known (Kinesis counts no records: see Behind).
-	Records int64
+	Records int64 `json:"records"`
 	// Behind is, on Kinesis, the shard's MillisBehindLatest in its last
 	// GetRecords: how old the newest record handed to the consumer is
 	// compared with the tip (0: at the tip). Zero on Kafka.
-	Behind time.Duration
+	Behind time.Duration `json:"behind_ns"`
 }
 
 // Lag returns how far the consumer is behind on each partition or shard it
