@@ -2,7 +2,8 @@ package kinesis
 
 import "github.com/logpipe-go/logpipe/backend"
 
-// What the Kinesis backend reports for monitoring: the shards a consumer
+// What the Kinesis backend reports for monitoring: send retries
+// (backend.ProducerOptions.OnRetry), the shards a consumer
 // reads (backend.ConsumerOptions.OnAssign) and how far each is behind the
 // tip (MillisBehindLatest, backend.LagReporter).
 
@@ -28,5 +29,13 @@ func (c *Consumer) Lag() []backend.Lag {
 func (c *Consumer) assigned(id string) {
 	if c.onAssign != nil {
 		c.onAssign(backend.Assignment{Topic: c.stream, AddedShards: []string{id}})
+	}
+}
+
+// retried reports a write that is sent again after err.
+func (r *sendRetry) retried(err error) {
+	r.attempt++
+	if r.onRetry != nil {
+		r.onRetry(backend.Retry{Topic: r.stream, Records: r.records, Attempt: r.attempt, Safe: notStored(err), Err: err})
 	}
 }
