@@ -281,10 +281,12 @@ func (o *consumerObs) groupDone(ctx context.Context, recs []backend.Record, err 
 	if err == nil {
 		o.mu.Lock()
 		for i := range recs {
-			if r := &recs[i]; r.Shard == "" {
-				o.seen[r.Partition] = struct{}{}
-				o.next[r.Partition] = r.Offset + 1
+			r := &recs[i]
+			if r.Shard != "" || (i+1 < len(recs) && recs[i+1].Partition == r.Partition) {
+				continue // a run of one partition's records: its last is enough
 			}
+			o.seen[r.Partition] = struct{}{}
+			o.next[r.Partition] = r.Offset + 1
 		}
 		o.mu.Unlock()
 	}
