@@ -149,6 +149,7 @@ func TestHooksSeeEveryRecord(t *testing.T) {
 	assert.Equal(t, 6, rec.fetches[0].Records)
 	assert.Equal(t, []logpipe.PartitionLag{{Topic: "hooked", Next: 0, End: 6, Records: 6}}, rec.fetches[0].Lag, "lag at the first fetch: nothing applied")
 	assert.Equal(t, []logpipe.PartitionLag{{Topic: "hooked", Next: 6, End: 6, Records: 0}}, c.Lag(), "lag after the run: all applied")
+	assert.Equal(t, []logpipe.AssignmentEvent{{Topic: "hooked", Added: []int32{0}}}, rec.assigned)
 	n := len(rec.fetches)
 	rec.mu.Unlock()
 

@@ -21,3 +21,23 @@ func (c *Consumer) Lag() []backend.Lag {
 	}
 	return out
 }
+
+// assigned reports the topic's partitions, which the consumer reads from
+// its first Fetch on.
+func (c *Consumer) assigned() {
+	if c.onAssign == nil {
+		return
+	}
+	c.b.mu.Lock()
+	t, ok := c.b.topics[c.topic]
+	var parts []int32
+	if ok {
+		for p := range t.partitions {
+			parts = append(parts, int32(p))
+		}
+	}
+	c.b.mu.Unlock()
+	if len(parts) > 0 {
+		c.onAssign(backend.Assignment{Topic: c.topic, Added: parts})
+	}
+}
