@@ -46,25 +46,31 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 	for {
 		replay, replayErr := -1, error(nil)
 		open = cloneKeys(c.openKeys)
+		c.obs.restart()
 		work := func(tx *gorm.DB) error {
 			for i, rec := range recs {
-				if _, ok := st.skipped[i]; ok {
+				if err, ok := st.skipped[i]; ok {
+					c.obs.skip(ctx, &rec, err, false)
 					continue
 				}
 				if err, ok := st.dead[i]; ok {
 					if err := c.deadLetter(ctx, tx, rec, err, st.attempts[i]); err != nil {
 						return err
 					}
+					c.obs.skip(ctx, &rec, err, true)
 					open[string(rec.Key)] = true
 					continue
 				}
+				rctx, start := c.obs.beforeApply(ctx, &rec)
 				s, env, err := d.decode(rec)
 				if err != nil {
+					c.obs.afterApply(rctx, &rec, start, err)
 					if c.cfg.throwErrors {
 						return err
 					}
 					if tx != nil && c.cfg.deadLetters && deadLetterable(err) {
 						st.dead[i] = err
+						c.obs.markDead()
 						if err := c.deadLetter(ctx, tx, rec, err, 0); err != nil {
 							return err
 						}
@@ -74,7 +80,9 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 					st.skipped[i] = err
 					continue
 				}
-				if err := d.save(ctx, tx, rec, s, env); err != nil {
+				err = d.save(rctx, tx, rec, s, env)
+				c.obs.afterApply(rctx, &rec, start, err)
+				if err != nil {
 					if c.cfg.throwErrors || tx == nil && errors.Is(err, ErrSave) {
 						return err
 					}

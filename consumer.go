@@ -37,6 +37,7 @@ type Consumer struct {
 	// openKeys are the keys of this topic's dead letters that no later
 	// record has superseded; used by Run's goroutine only.
 	openKeys map[string]bool
+	obs      *consumerObs // hooks and lag (observe.go, lag.go)
 
 	// open opens the backend consumer; tests replace it to inject faults.
 	open func(ctx context.Context) (backend.Consumer, error)
@@ -142,6 +143,7 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 		topic:    topic,
 		cfg:      cfg,
 		log:      s.Logger.With("topic", topic),
+		obs:      newConsumerObs(topic, s.Hooks, cfg.throwErrors),
 	}
 	c.disp.Store(&dispatcher{types: map[string]map[int]reflect.Type{}, ignored: map[string]bool{}})
 	c.open = func(ctx context.Context) (backend.Consumer, error) { return openConsumer(ctx, s, topic) }
@@ -285,6 +287,7 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 			err = errors.Join(err, fmt.Errorf("logpipe: close consumer of %s: %w", c.topic, cerr))
 		}
 	}()
+	c.obs.begin()
 	idleAware, _ := bc.(backend.IdleAware)
 	for {
 		recs, err := bc.Fetch(ctx)
@@ -294,6 +297,7 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 		if err != nil {
 			return fmt.Errorf("logpipe: fetch from %s: %w", c.topic, err)
 		}
+		c.obs.fetched(ctx, bc, recs)
 		if len(recs) == 0 {
 			if c.cfg.idleTimeout > 0 && time.Since(st.last) >= c.cfg.idleTimeout && (idleAware == nil || idleAware.Idle()) {
 				c.log.Debug("logpipe: consumer idle, stopping", "idle_timeout", c.cfg.idleTimeout)
@@ -309,7 +313,9 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 			if err := c.waitLag(ctx, recs[:n]); err != nil {
 				return nil
 			}
-			if err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n]); err != nil {
+			err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n])
+			c.obs.groupDone(ctx, recs[:n], err)
+			if err != nil {
 				return err
 			}
 			st.progressed = true

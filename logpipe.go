@@ -86,6 +86,10 @@ type Settings struct {
 	// enables debug. Default slog.Default(). Normal operation logs nothing
 	// at info level or above.
 	Logger *slog.Logger
+	// Hooks are called as records are sent, fetched, applied, skipped and
+	// committed: metrics and tracing (see Hook, and the logpipeprom and
+	// logpipeotel packages). Default none, which costs nothing.
+	Hooks []Hook
 }
 
 // withDefaults returns s with defaults filled in.
@@ -110,6 +114,7 @@ func (s Settings) validate(consumer bool) error {
 	if _, err := format.Lookup(s.Format); err != nil {
 		errs = append(errs, fmt.Errorf("Settings.Format: %w", err))
 	}
+	errs = append(errs, validateHooks(s.Hooks)...)
 	if s.MinMessageLag < 0 {
 		errs = append(errs, fmt.Errorf("Settings.MinMessageLag is negative (%s)", s.MinMessageLag))
 	}
@@ -140,7 +145,7 @@ func (s Settings) validate(consumer bool) error {
 
 // openProducer opens the backend producer of s. s is validated.
 func openProducer(ctx context.Context, s Settings) (backend.Producer, error) {
-	p, err := s.Backend.NewProducer(ctx, backend.ProducerOptions{Logger: s.Logger})
+	p, err := s.Backend.NewProducer(ctx, backend.ProducerOptions{Logger: s.Logger, OnRetry: onRetry(s.Hooks)})
 	if err == nil && p == nil {
 		err = errors.New("the backend returned no producer")
 	}
@@ -153,7 +158,7 @@ func openProducer(ctx context.Context, s Settings) (backend.Producer, error) {
 // openConsumer opens the backend consumer of topic that s selects, with
 // its offset store. s is validated.
 func openConsumer(ctx context.Context, s Settings, topic string) (backend.Consumer, error) {
-	opts := backend.ConsumerOptions{Topic: topic, Logger: s.Logger.With("topic", topic)}
+	opts := backend.ConsumerOptions{Topic: topic, Logger: s.Logger.With("topic", topic), OnAssign: onAssign(s.Hooks)}
 	if s.Offsets == OffsetsInBroker {
 		opts.BrokerOffsets = true
 	} else {

@@ -12,7 +12,7 @@
 // partition (Kafka) or shard (Kinesis) of one topic or stream, resuming from
 // stored positions, and commits a record's position once it has been
 // applied. Optional capabilities are found by type assertion: BatchProducer,
-// OutsideTransaction, IdleAware, BrokerOffsets, Validator.
+// OutsideTransaction, IdleAware, BrokerOffsets, Validator, LagReporter.
 //
 // The conformance suite in package backendtest pins down the behaviour every
 // backend shares; a new backend is tested by calling backendtest.Run.
@@ -79,6 +79,10 @@ type ProducerOptions struct {
 	// Logger receives the producer's logs (retries, at warning level).
 	// Never nil: logpipe passes Settings.Logger or a discarding logger.
 	Logger *slog.Logger
+	// OnRetry, when not nil, is called each time a send is tried again,
+	// from whichever goroutine retries it. logpipe sets it when a hook
+	// listens; nil otherwise, so a backend builds no Retry then.
+	OnRetry func(Retry)
 }
 
 // ConsumerOptions says what a consumer reads and where it keeps positions.
@@ -104,6 +108,10 @@ type ConsumerOptions struct {
 	// Logger receives the consumer's logs. Never nil when logpipe opens
 	// the consumer.
 	Logger *slog.Logger
+	// OnAssign, when not nil, is called when the consumer starts or stops
+	// reading partitions or shards (see Assignment), from any goroutine.
+	// logpipe sets it when a hook listens.
+	OnAssign func(Assignment)
 }
 
 // Store returns the offset store a backend whose table is made by table

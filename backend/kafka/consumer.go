@@ -56,6 +56,8 @@ type Consumer struct {
 	mu      sync.Mutex // guards readers and the start
 	readers map[int32]*partitionReader
 
+	onAssign func(backend.Assignment) // opts.OnAssign; see ops.go
+
 	closeOnce sync.Once
 }
 
@@ -105,6 +107,8 @@ func NewConsumer(cfg Config, opts ConsumerOptions) (*Consumer, error) {
 		recs:    make(chan fetched, 64),
 		errs:    make(chan error, 1),
 		readers: map[int32]*partitionReader{},
+
+		onAssign: opts.OnAssign,
 	}
 	if cons.store == nil {
 		cons.store = groupOffsets{conn: c, group: cfg.GroupID}
@@ -252,6 +256,7 @@ func (c *Consumer) assign(ctx context.Context, parts []int32) error {
 		c.wg.Add(1)
 		go r.run()
 	}
+	c.assigned(fresh, nil)
 	return nil
 }
 
@@ -266,6 +271,7 @@ func (c *Consumer) revoke(parts []int32) {
 			delete(c.readers, p)
 		}
 	}
+	c.assigned(nil, parts)
 }
 
 // refreshLoop picks up partitions added to the topic and reports a topic

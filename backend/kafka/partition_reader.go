@@ -23,6 +23,7 @@ type partitionReader struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	stopped   atomic.Bool
+	ends      readerEnds // the last fetch response's high watermark; see ops.go
 }
 
 func (r *partitionReader) active() bool { return !r.stopped.Load() }
@@ -141,6 +142,7 @@ func (r *partitionReader) fetch() error {
 		r.maxBytes = min(c.cfg.FetchMaxBytes, 2*r.maxBytes)
 	}
 	r.offset = max(r.offset, next)
+	r.noteEnd(part.HighWatermark)
 	return nil
 }
 

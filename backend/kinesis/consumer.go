@@ -51,6 +51,8 @@ type Consumer struct {
 	syncFailures int
 	idle         bool
 	closed       bool
+
+	onAssign func(backend.Assignment) // opts.OnAssign; see ops.go
 }
 
 var (
@@ -98,6 +100,8 @@ func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consum
 		name:   opts.Name,
 		log:    log.With("stream", opts.Topic),
 		shards: make(map[string]*shard),
+
+		onAssign: opts.OnAssign,
 	}
 	if c.store, err = opts.Store(func(db *gorm.DB) backend.OffsetStore { return &offsetstore.Kinesis{DB: db, Region: region} }); err != nil {
 		return nil, fmt.Errorf("logpipe/kinesis: %w", err)
@@ -372,4 +376,5 @@ func (c *Consumer) add(id string, parents []string, start types.ShardIteratorTyp
 	c.order = append(c.order, id)
 	sort.Strings(c.order)
 	c.log.Debug("logpipe/kinesis: shard added", "shard", id, "parents", parents, "after", after)
+	c.assigned(id)
 }

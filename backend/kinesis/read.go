@@ -71,6 +71,7 @@ func (c *Consumer) read(ctx context.Context, s *shard) ([]backend.Record, error)
 		s.after = recs[len(recs)-1].SequenceNumber
 	}
 	s.atTip = len(recs) == 0 && behind == 0
+	s.behind = behind
 	s.iterator = aws.ToString(out.NextShardIterator)
 	if s.iterator == "" {
 		// The shard is closed and read to its end: its children may be

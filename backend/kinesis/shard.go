@@ -40,6 +40,8 @@ type shard struct {
 	gone bool
 	// atTip: the last read returned no records and MillisBehindLatest 0.
 	atTip bool
+	// behind is the last read's MillisBehindLatest (see ops.go).
+	behind time.Duration
 	// readAt is the earliest time of the next read.
 	readAt time.Time
 	// retry spaces out reads after throttling and errors.
