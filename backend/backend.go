@@ -41,6 +41,14 @@ var ErrMissingTopic = errors.New("logpipe/backend: topic or stream does not exis
 // returns for something it cannot do (broker-side offsets on Kinesis, say).
 var ErrUnsupported = errors.New("logpipe/backend: not supported")
 
+// ErrFenced is matched by the error of a Consumer's Commit when the
+// partition or shard is no longer this consumer's: it was given to another
+// process (Kafka group assignment, Kinesis leases) after the record was read.
+// The caller rolls the record's transaction back and drops the records it
+// holds; the Consumer hands out again, from the stored positions, every
+// record not committed, of the partitions it still reads.
+var ErrFenced = errors.New("logpipe/backend: the partition or shard is no longer this consumer's")
+
 // Backend opens producers and consumers of one transport. A backend package
 // returns one from its constructor (kafka.New(cfg), kinesis.New(cfg),
 // memory.NewBroker()), to be set as logpipe.Settings.Backend. It is safe for
@@ -253,4 +261,13 @@ type OffsetStore interface {
 	// shard, through tx when it is not nil so that it commits or rolls
 	// back with the application's writes.
 	Commit(ctx context.Context, tx *gorm.DB, c Checkpoint) error
+}
+
+// SharedAssignment is implemented by a Backend whose consumers share a
+// topic's partitions out among processes (Kafka group assignment), each
+// fencing the partitions it claims. SharesPartitions reports whether a
+// consumer of opts would: logpipe then takes no standby lock, since the
+// processes are meant to run side by side.
+type SharedAssignment interface {
+	SharesPartitions(opts ConsumerOptions) bool
 }
