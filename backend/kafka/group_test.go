@@ -59,7 +59,7 @@ func TestGroupAssignmentSettingsChecked(t *testing.T) {
 type plainStore struct{}
 
 func (plainStore) Load(context.Context, string, string) ([]backend.Position, error) { return nil, nil }
-func (plainStore) Commit(context.Context, *gorm.DB, backend.Checkpoint) error      { return nil }
+func (plainStore) Commit(context.Context, *gorm.DB, backend.Checkpoint) error       { return nil }
 
 // A commit made after another process claimed the partition fails with
 // ErrFenced, writes nothing, and the consumer stops reading that partition
