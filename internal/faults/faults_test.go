@@ -45,7 +45,7 @@ func binaries(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		for name, pkg := range map[string]string{"child": "./child", "example-consumer": "../../examples/kafka/consumer"} {
+		for name, pkg := range map[string]string{"child": "./child", "groupchild": "./groupchild", "example-consumer": "../../examples/kafka/consumer"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
