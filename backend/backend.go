@@ -12,7 +12,7 @@
 // partition (Kafka) or shard (Kinesis) of one topic or stream, resuming from
 // stored positions, and commits a record's position once it has been
 // applied. Optional capabilities are found by type assertion: BatchProducer,
-// OutsideTransaction, IdleAware, BrokerOffsets, Validator.
+// OutsideTransaction, IdleAware, BrokerOffsets, Validator, SharedAssignment.
 //
 // The conformance suite in package backendtest pins down the behaviour every
 // backend shares; a new backend is tested by calling backendtest.Run.
