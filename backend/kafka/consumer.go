@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -160,6 +161,7 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 	timer := time.NewTimer(c.cfg.PollInterval)
 	defer timer.Stop()
 	var out []backend.Record
+	batch := map[int32]*partitionReader{}
 	for len(out) == 0 {
 		select {
 		case <-ctx.Done():
@@ -171,24 +173,37 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		case <-timer.C:
 			return []backend.Record{}, nil
 		case f := <-c.recs:
-			if f.r.active() {
-				out = append(out, f.rec)
-				c.handed[f.r.partition] = f.r.fence
-			}
+			out = c.take(out, f, batch)
 		}
 	}
 	for len(out) < c.cfg.MaxFetchRecords {
 		select {
 		case f := <-c.recs:
-			if f.r.active() {
-				out = append(out, f.rec)
-				c.handed[f.r.partition] = f.r.fence
-			}
+			out = c.take(out, f, batch)
 		default:
 			return out, nil
 		}
 	}
 	return out, nil
+}
+
+// take adds f's record to out unless its reader was stopped, and notes the
+// fencing token it is to be committed under. batch holds the reader of each
+// partition whose records out holds: when a partition's reader was
+// replaced while Fetch was collecting (a rebalance), the former reader's
+// records are dropped, since the new one reads them again from the stored
+// position and they would be committed under the new token.
+func (c *Consumer) take(out []backend.Record, f fetched, batch map[int32]*partitionReader) []backend.Record {
+	if !f.r.active() {
+		return out
+	}
+	p := f.r.partition
+	if prev, ok := batch[p]; ok && prev != f.r {
+		out = slices.DeleteFunc(out, func(r backend.Record) bool { return r.Partition == p })
+	}
+	batch[p] = f.r
+	c.handed[p] = f.r.fence
+	return append(out, f.rec)
 }
 
 // Commit stores rec's offset plus one as its partition's next offset to
