@@ -255,6 +255,7 @@ func (c Config) Validate() error {
 			bad("Config.%s is negative (%d): use 0 for the default or a positive number", name, n)
 		}
 	}
+	c.validateGroup(bad)
 	if c.Acks != AcksAll && c.Acks != AcksLeader {
 		bad("Config.Acks is %s: use kafka.AcksAll or kafka.AcksLeader", c.Acks)
 	}

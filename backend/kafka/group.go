@@ -51,12 +51,26 @@ func (c Config) groupID(name string) string {
 	return c.GroupID + "." + name
 }
 
-// checkGroupAssignment says what is wrong with the group assignment settings.
+// validateGroup adds to Validate's problems those of the group assignment
+// settings.
+func (c Config) validateGroup(bad func(format string, args ...any)) {
+	if c.GroupAssignment && c.GroupID == "" {
+		bad("Config.GroupAssignment needs Config.GroupID: name the consumer group whose members share the partitions")
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"GroupSessionTimeout", c.GroupSessionTimeout}, {"GroupHeartbeat", c.GroupHeartbeat}, {"GroupRebalanceTimeout", c.GroupRebalanceTimeout}} {
+		if d.d < 0 {
+			bad("Config.%s is negative (%s): use 0 for the default or a positive duration", d.name, d.d)
+		}
+	}
+}
+
+// checkGroupAssignment says what in opts group assignment cannot work
+// with.
 func (c Config) checkGroupAssignment(opts ConsumerOptions) error {
 	var errs []error
-	if c.GroupID == "" {
-		errs = append(errs, errors.New("logpipe/kafka: Config.GroupAssignment needs Config.GroupID: name the consumer group whose members share the partitions"))
-	}
 	if opts.BrokerOffsets {
 		errs = append(errs, fmt.Errorf("logpipe/kafka: Config.GroupAssignment keeps offsets in the database; offsets in the broker with it are %w", backend.ErrUnsupported))
 	}
@@ -65,14 +79,21 @@ func (c Config) checkGroupAssignment(opts ConsumerOptions) error {
 			errs = append(errs, fmt.Errorf("logpipe/kafka: Config.GroupAssignment needs an offset store that claims partitions (kafka.PartitionClaimer, as offsetstore.Kafka): %T is %w", opts.Offsets, backend.ErrUnsupported))
 		}
 	}
-	for name, d := range map[string]time.Duration{
-		"GroupSessionTimeout": c.GroupSessionTimeout, "GroupHeartbeat": c.GroupHeartbeat, "GroupRebalanceTimeout": c.GroupRebalanceTimeout,
+	return errors.Join(errs...)
+}
+
+// fatalGroupError reports whether err, from joining the group, will not go
+// away by trying again: the consumer then reports it to Fetch.
+func fatalGroupError(err error) bool {
+	for _, e := range []kafkago.Error{
+		kafkago.InvalidSessionTimeout, kafkago.GroupAuthorizationFailed, kafkago.TopicAuthorizationFailed,
+		kafkago.InconsistentGroupProtocol, kafkago.InvalidGroupId, kafkago.SASLAuthenticationFailed,
 	} {
-		if d < 0 {
-			errs = append(errs, fmt.Errorf("logpipe/kafka: Config.%s is negative (%s): use 0 for the default or a positive duration", name, d))
+		if errors.Is(err, e) {
+			return true
 		}
 	}
-	return errors.Join(errs...)
+	return false
 }
 
 // SharesPartitions reports whether a consumer of opts shares the topic's
@@ -134,6 +155,9 @@ func (c *Consumer) runGroup(cg *kafkago.ConsumerGroup) {
 			return
 		case errors.Is(err, kafkago.RebalanceInProgress):
 			log.Info("logpipe/kafka: group rebalancing; joining again")
+			continue
+		case fatalGroupError(err):
+			c.report(fmt.Errorf("logpipe/kafka: join consumer group %q of topic %q: %w", group, c.topic, err))
 			continue
 		case err != nil:
 			failures++

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	kafkago "github.com/segmentio/kafka-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorm.io/driver/postgres"
@@ -44,6 +45,8 @@ func TestGroupAssignmentSettingsChecked(t *testing.T) {
 	assert.ErrorContains(t, err, "GroupAssignment needs Config.GroupID")
 	assert.ErrorContains(t, err, "GroupSessionTimeout is negative")
 
+	assert.ErrorContains(t, cfg.Validate(), "GroupAssignment needs Config.GroupID", "logpipe.NewConsumer reports it")
+
 	cfg = groupConfig(t)
 	_, err = kafka.NewConsumer(cfg, kafka.ConsumerOptions{Topic: "t", BrokerOffsets: true})
 	assert.ErrorIs(t, err, backend.ErrUnsupported)
@@ -53,6 +56,27 @@ func TestGroupAssignmentSettingsChecked(t *testing.T) {
 	b := kafka.New(cfg)
 	assert.True(t, b.SharesPartitions(backend.ConsumerOptions{Topic: "t"}))
 	assert.False(t, kafka.New(testConfig(t)).SharesPartitions(backend.ConsumerOptions{Topic: "t"}))
+}
+
+// A session timeout the broker refuses (under group.min.session.timeout.ms,
+// 6s) stops the consumer with the broker's error rather than leave it
+// trying to join for ever.
+func TestGroupAssignmentRefusedSessionTimeout(t *testing.T) {
+	t.Parallel()
+	topic := createTopic(t, 1)
+	cfg := groupConfig(t)
+	cfg.GroupSessionTimeout = time.Second
+	c := newConsumer(t, cfg, kafka.ConsumerOptions{Topic: topic, DB: testenv.SQLite(t)})
+	ctx := ctxTimeout(t, 30*time.Second)
+	for {
+		recs, err := c.Fetch(ctx)
+		if err != nil {
+			require.ErrorIs(t, err, kafkago.InvalidSessionTimeout)
+			assert.ErrorContains(t, err, cfg.GroupID)
+			return
+		}
+		require.Empty(t, recs)
+	}
 }
 
 // plainStore is an OffsetStore that cannot claim partitions.
