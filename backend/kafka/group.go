@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
@@ -196,50 +197,57 @@ func (c *Consumer) runGeneration(gctx context.Context, log *slog.Logger, member 
 	defer cancel()
 	stop := context.AfterFunc(gctx, cancel)
 	defer stop()
-	defer func() {
-		c.mu.Lock()
-		c.revoke(parts)
-		c.mu.Unlock()
-		log.Info("logpipe/kafka: group generation ended: partitions released", "partitions", parts)
-	}()
+	var wg sync.WaitGroup
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.claimAndRead(ctx, log, member, p)
+		}()
+	}
+	<-ctx.Done()
+	wg.Wait() // no reader starts after this
+	c.mu.Lock()
+	c.revoke(parts)
+	c.mu.Unlock()
+	log.Info("logpipe/kafka: group generation ended: partitions released", "partitions", parts)
+}
+
+// claimAndRead claims partition p for this generation (ctx), trying again
+// until it succeeds or the generation ends, and starts reading it from the
+// position the claim read.
+func (c *Consumer) claimAndRead(ctx context.Context, log *slog.Logger, member string, p int32) {
 	claimer := c.store.(PartitionClaimer)
-	pending := slices.Clone(parts)
-	for attempt := 1; len(pending) > 0; attempt++ {
-		var left []int32
-		for _, p := range pending {
-			cctx, ccancel := context.WithTimeout(ctx, claimTimeout)
-			fence, pos, ok, err := claimer.Claim(cctx, c.name, c.topic, p, member)
-			ccancel()
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil {
-				left = append(left, p)
-				if errors.Is(err, offsetstore.ErrNoPartitionOwnerTable) {
-					c.report(err)
-				}
-				if attempt == 1 || attempt%10 == 0 {
-					log.Warn("logpipe/kafka: could not claim the partition (a former owner's transaction may hold it); trying again", "partition", p, "attempts", attempt, "error", err)
-				}
-				continue
-			}
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, claimTimeout)
+		fence, pos, ok, err := claimer.Claim(cctx, c.name, c.topic, p, member)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
 			next := kafkago.FirstOffset
 			if ok {
 				next = pos.Offset + 1
 			}
 			c.mu.Lock()
-			if c.ctx.Err() == nil {
+			if ctx.Err() == nil {
 				c.startReader(p, next, fence)
 			}
 			c.mu.Unlock()
 			log.Debug("logpipe/kafka: claimed partition", "partition", p, "offset", next, "fence", fence)
+			return
 		}
-		pending = left
-		if len(pending) > 0 && wait.Sleep(ctx, retryDelay.Delay(attempt)) != nil {
+		if errors.Is(err, offsetstore.ErrNoPartitionOwnerTable) {
+			c.report(err)
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			log.Warn("logpipe/kafka: could not claim the partition (a former owner's transaction may hold it); trying again", "partition", p, "attempts", attempt, "error", err)
+		}
+		if wait.Sleep(ctx, retryDelay.Delay(attempt)) != nil {
 			return
 		}
 	}
-	<-ctx.Done()
 }
 
 // fenced handles a commit of partition p fenced under token fence: the
