@@ -188,39 +188,47 @@ func TestGroupMembersKilledAndJoining(t *testing.T) {
 	assert.Contains(t, a.stderr.String(), "group rebalanced", "rebalances are logged")
 }
 
-// A process frozen with SIGSTOP inside a transaction, until the other has
-// claimed its partitions, then resumed: its transaction's commit is fenced,
-// and nothing is applied twice.
+// A process frozen with SIGSTOP inside a transaction, before its commit
+// checked the partition's generation, until the other process has claimed
+// all its partitions, then resumed (SIGCONT): its transaction commits
+// nothing (its commit is fenced) and nothing is applied twice.
 func TestGroupMemberFrozenThenResumed(t *testing.T) {
-	const n = 4000
+	const n = 3000
 	e := newGroupEnv(t, n)
-	a := e.start("a", "-delay", "3ms")
-	e.start("b", "-delay", "3ms")
+	a := e.start("a", "-delay", "5ms")
+	e.start("b", "-delay", "5ms")
 	time.Sleep(3 * time.Second) // both members hold partitions
-	inTx := false
-	for range 20 {
+	frozen := false
+	for range 40 {
 		require.NoError(t, a.cmd.Process.Signal(syscall.SIGSTOP))
-		var open int64
+		// Inside a transaction that has not yet checked (and so locked)
+		// its partition's row of logpipe_partition_owner.
+		var open, checked int64
 		require.NoError(t, e.db.Raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'logpipe-group-a' AND datname = current_database() AND xact_start IS NOT NULL").Scan(&open).Error)
-		if inTx = open > 0; inTx {
+		require.NoError(t, e.db.Raw("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity s ON l.pid = s.pid WHERE s.application_name = 'logpipe-group-a' AND l.relation = 'logpipe_partition_owner'::regclass").Scan(&checked).Error)
+		if frozen = open > 0 && checked == 0; frozen {
 			break
 		}
 		require.NoError(t, a.cmd.Process.Signal(syscall.SIGCONT))
 		time.Sleep(37 * time.Millisecond)
 	}
-	require.True(t, inTx, "a was frozen inside a transaction")
-	var before int64
-	require.NoError(t, e.db.Model(&groupApply{}).Where("who = ?", "a").Count(&before).Error)
-	// b claims a's partitions once a's session times out; a partition
-	// whose row a's transaction holds (it checked its generation before
-	// the freeze) waits for a.
-	claimedByB := func() int64 {
+	require.True(t, frozen, "a was frozen inside a transaction, before its commit")
+	// The rows a's open transaction inserted have sequence numbers up to
+	// last, and are not committed: count a's committed rows up to there.
+	var last int64
+	require.NoError(t, e.db.Raw("SELECT last_value FROM group_applies_seq_seq").Scan(&last).Error)
+	aUpTo := func() int64 {
 		var k int64
-		e.db.Table("logpipe_partition_owner").Where("member LIKE ?", "b-%").Count(&k)
+		require.NoError(t, e.db.Model(&groupApply{}).Where("who = ? AND seq <= ?", "a", last).Count(&k).Error)
 		return k
 	}
-	waitFor(t, 40*time.Second, func() bool { return claimedByB() >= 5 })
-	allMoved := claimedByB() == 6
+	before := aUpTo()
+	// b claims a's partitions once a's session times out.
+	waitFor(t, 40*time.Second, func() bool {
+		var k int64
+		e.db.Table("logpipe_partition_owner").Where("member LIKE ?", "b-%").Count(&k)
+		return k == 6
+	})
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGCONT))
 	e.waitApplied(n, 60*time.Second)
 	for _, p := range e.procs {
@@ -228,10 +236,10 @@ func TestGroupMemberFrozenThenResumed(t *testing.T) {
 	}
 	e.checkOnce(n)
 	fenced := strings.Count(a.stderr.String(), "commit fenced")
-	t.Logf("a had applied %d before the freeze; b claimed all 6 partitions while a was frozen: %v; fenced commits of a: %d", before, allMoved, fenced)
-	if allMoved {
-		assert.Positive(t, fenced, "a's transaction, open across the freeze, was fenced")
-	}
+	after := aUpTo()
+	t.Logf("a had applied %d when it froze; fenced commits of a: %d", before, fenced)
+	assert.Positive(t, fenced, "a's transaction, open across the freeze, was fenced")
+	assert.Equal(t, before, after, "a's transaction, open across the freeze, committed nothing")
 }
 
 // Each process is replaced in turn (SIGTERM, then a new one), as a rolling
