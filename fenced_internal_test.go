@@ -39,7 +39,7 @@ func (f *fencingConsumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.R
 func (f *fencingConsumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 	if f.fenced {
 		f.fenced = false
-		_ = f.Consumer.Close()
+		_ = f.Close()
 		bc, err := f.reopen(ctx)
 		if err != nil {
 			return nil, err

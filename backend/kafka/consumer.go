@@ -38,6 +38,11 @@ type ConsumerOptions = backend.ConsumerOptions
 // when a Fetch's context ends. A goroutine refreshes the topic's metadata
 // every Config.MetadataRefresh and starts reading partitions added to the
 // topic. Nothing is committed until Commit.
+//
+// With Config.GroupAssignment, it reads only the partitions the consumer
+// group gives it, each claimed in the offset store and read from its stored
+// position, and stops reading them at each rebalance; its commits are
+// fenced (see Commit, and the package documentation, "Group assignment").
 type Consumer struct {
 	cfg    Config
 	topic  string
