@@ -95,3 +95,43 @@ func TestNamedConsumersOfOneTopic(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, unnamed, "django-logpipe's table holds no named position")
 }
+
+// On PostgreSQL the standby lock is the consumer name's: a named consumer
+// does not stand by while another consumer of its topic, with another
+// name, runs.
+func TestNamedConsumersDoNotStandByForEachOther(t *testing.T) {
+	t.Parallel()
+	db := testenv.Postgres(t)
+	require.NoError(t, db.AutoMigrate(&noteApplied{}))
+	b := memory.NewBroker()
+	require.NoError(t, b.CreateTopic("notes", 1))
+	s := logpipe.Settings{Backend: b, DB: db}
+	p, err := logpipe.NewProducer(context.Background(), s, "notes")
+	require.NoError(t, err)
+	defer p.Close()
+	for i := range 5 {
+		_, err := p.Send(context.Background(), &note{ID: i})
+		require.NoError(t, err)
+	}
+	indexer, err := logpipe.NewConsumer(s, "notes", logpipe.WithName("indexer"))
+	require.NoError(t, err)
+	require.NoError(t, indexer.Register(&indexerNote{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- indexer.Run(ctx) }() // holds its lock until cancelled
+	defer func() {
+		cancel()
+		assert.NoError(t, <-done)
+	}()
+
+	billing, err := logpipe.NewConsumer(s, "notes", logpipe.WithName("billing"), logpipe.WithIdleTimeout(300*time.Millisecond))
+	require.NoError(t, err)
+	require.NoError(t, billing.Register(&billingNote{}))
+	bctx, bcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer bcancel()
+	require.NoError(t, billing.Run(bctx))
+	require.NoError(t, bctx.Err(), "billing stopped idle, not by the test's deadline: it did not stand by")
+	var n int64
+	require.NoError(t, db.Model(&noteApplied{}).Where("consumer = ?", "billing").Count(&n).Error)
+	assert.EqualValues(t, 5, n)
+}
