@@ -94,7 +94,7 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 					return err
 				}
 				if open[string(rec.Key)] {
-					if err := offsetstore.SupersedeDeadLetters(ctx, tx, "", rec.Topic, rec.Key, time.Now().UTC()); err != nil {
+					if err := offsetstore.SupersedeDeadLetters(ctx, tx, c.cfg.name, rec.Topic, rec.Key, time.Now().UTC()); err != nil {
 						return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: err}
 					}
 					delete(open, string(rec.Key))
@@ -200,7 +200,7 @@ func deadLetterable(err error) bool {
 // through tx.
 func (c *Consumer) deadLetter(ctx context.Context, tx *gorm.DB, rec backend.Record, err error, attempts int) error {
 	row := offsetstore.DeadLetter{
-		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Shard: rec.Shard, SequenceNumber: rec.SequenceNumber,
+		Consumer: c.cfg.name, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Shard: rec.Shard, SequenceNumber: rec.SequenceNumber,
 		Key: rec.Key, Value: append([]byte{}, rec.Value...), ErrorKind: errorKind(err), Error: err.Error(), Attempts: attempts, CreatedAt: time.Now().UTC(),
 	}
 	var re *RecordError

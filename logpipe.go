@@ -157,16 +157,26 @@ func openProducer(ctx context.Context, s Settings) (backend.Producer, error) {
 
 // openConsumer opens the backend consumer of topic that s selects, with
 // its offset store. s is validated.
-func openConsumer(ctx context.Context, s Settings, topic string) (backend.Consumer, error) {
-	opts := backend.ConsumerOptions{Topic: topic, Logger: s.Logger.With("topic", topic), OnAssign: onAssign(s.Hooks)}
+func openConsumer(ctx context.Context, s Settings, topic, name string) (backend.Consumer, error) {
+	c, err := s.Backend.NewConsumer(ctx, consumerOptions(s, topic, name))
+	if err == nil && c == nil {
+		err = errors.New("the backend returned no consumer")
+	}
+	return c, err
+}
+
+// consumerOptions are the backend options of the consumer of topic named
+// name that s selects.
+func consumerOptions(s Settings, topic, name string) backend.ConsumerOptions {
+	log := s.Logger.With("topic", topic)
+	if name != "" {
+		log = log.With("consumer", name)
+	}
+	opts := backend.ConsumerOptions{Topic: topic, Name: name, Logger: log, OnAssign: onAssign(s.Hooks)}
 	if s.Offsets == OffsetsInBroker {
 		opts.BrokerOffsets = true
 	} else {
 		opts.DB = s.DB
 	}
-	c, err := s.Backend.NewConsumer(ctx, opts)
-	if err == nil && c == nil {
-		err = errors.New("the backend returned no consumer")
-	}
-	return c, err
+	return opts
 }

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"time"
 
+	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/wait"
 )
 
@@ -15,10 +16,14 @@ const standbyPoll = time.Second
 // standby waits, on PostgreSQL with offsets in the database, until this
 // consumer holds the topic's advisory lock, and returns the function that
 // releases it. It returns a nil release and nil error when ctx ends first.
-// Elsewhere it returns at once: consumers there are only fenced.
+// Elsewhere it returns at once: consumers there are only fenced. It takes
+// no lock either for a backend that shares the partitions out among the
+// processes (backend.SharedAssignment), which are meant to run together.
+// The lock is the consumer name's: consumers of one topic with different
+// names (WithName) do not wait for each other.
 func (c *Consumer) standby(ctx context.Context) (release func(), err error) {
 	db := c.settings.DB
-	if c.cfg.noStandby || db == nil || c.settings.Offsets != OffsetsInDatabase || db.Name() != "postgres" {
+	if c.cfg.noStandby || db == nil || c.settings.Offsets != OffsetsInDatabase || db.Name() != "postgres" || c.sharesPartitions() {
 		return func() {}, nil
 	}
 	sqlDB, err := db.DB()
@@ -26,7 +31,11 @@ func (c *Consumer) standby(ctx context.Context) (release func(), err error) {
 		return nil, fmt.Errorf("logpipe: standby lock: %w", err)
 	}
 	h := fnv.New64a()
-	_, _ = h.Write([]byte("logpipe consumer\x00" + c.settings.Backend.Name() + "\x00" + c.topic))
+	lockName := "logpipe consumer\x00" + c.settings.Backend.Name() + "\x00" + c.topic
+	if c.cfg.name != "" { // the unnamed consumer keeps the key it always had
+		lockName += "\x00" + c.cfg.name
+	}
+	_, _ = h.Write([]byte(lockName))
 	key := int64(h.Sum64())
 	logged := false
 	for {
@@ -60,4 +69,11 @@ func (c *Consumer) standby(ctx context.Context) (release func(), err error) {
 			return nil, nil
 		}
 	}
+}
+
+// sharesPartitions reports whether the backend shares the topic's
+// partitions out among the processes that run this consumer.
+func (c *Consumer) sharesPartitions() bool {
+	sa, ok := c.settings.Backend.(backend.SharedAssignment)
+	return ok && sa.SharesPartitions(consumerOptions(c.settings, c.topic, c.cfg.name))
 }

@@ -20,6 +20,7 @@ type partitionReader struct {
 	partition int32
 	offset    int64 // next offset to fetch, or kafkago.FirstOffset; owned by run
 	maxBytes  int   // the next fetch's size (see nextFetchSize); owned by run
+	fence     int64 // the fencing token of its records' commits (group assignment)
 	ctx       context.Context
 	cancel    context.CancelFunc
 	stopped   atomic.Bool
