@@ -15,10 +15,11 @@ const standbyPoll = time.Second
 // standby waits, on PostgreSQL with offsets in the database, until this
 // consumer holds the topic's advisory lock, and returns the function that
 // releases it. It returns a nil release and nil error when ctx ends first.
-// Elsewhere it returns at once: consumers there are only fenced.
+// Elsewhere, and with a backend that shares the work among processes
+// itself (backend.SharesWork), it returns at once.
 func (c *Consumer) standby(ctx context.Context) (release func(), err error) {
 	db := c.settings.DB
-	if c.cfg.noStandby || db == nil || c.settings.Offsets != OffsetsInDatabase || db.Name() != "postgres" {
+	if c.cfg.noStandby || sharesWork(c.settings.Backend) || db == nil || c.settings.Offsets != OffsetsInDatabase || db.Name() != "postgres" {
 		return func() {}, nil
 	}
 	sqlDB, err := db.DB()

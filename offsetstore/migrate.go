@@ -40,6 +40,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "django-logpipe's offsets tables (logpipe_kafkaoffset, logpipe_kinesisoffset), unless Django created them", createOffsetTables},
 	{2, "logpipe_deadletter: records a consumer could not apply", createDeadLetterTable},
+	{3, "logpipe_kinesis_lease: Kinesis shard leases shared by consumer processes", createLeaseTable},
 }
 
 // LatestSchemaVersion is the version Migrate brings a database to.

@@ -1,0 +1,22 @@
+package backend
+
+import "errors"
+
+// SharesWork is implemented by a Backend whose consumers share the
+// partitions or shards of a topic among several processes by themselves
+// (Kinesis with shard leases, kinesis.Config.Leases). SharesWork reports
+// whether the backend is configured to: logpipe then lets every replica
+// consume at once, instead of keeping all but one of them standing by on
+// PostgreSQL's advisory lock.
+type SharesWork interface {
+	SharesWork() bool
+}
+
+// ErrPartitionLost is matched (errors.Is) by the error of a Commit whose
+// partition or shard is no longer this consumer's: another process took it
+// over (its lease expired, or was taken to balance the work). Nothing was
+// committed; the caller must roll the record's transaction back and drop
+// the records of that partition or shard it has fetched and not applied:
+// their new owner reads them again from the last committed position. The
+// consumer stops reading the partition or shard itself.
+var ErrPartitionLost = errors.New("logpipe/backend: the partition or shard was taken over by another consumer")
