@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math/big"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -12,10 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskinesis "github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gorm.io/gorm"
 
+	"github.com/logpipe-go/logpipe"
+	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/testenv"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -275,4 +281,112 @@ func freezeOutsideWrites(t *testing.T, db *gorm.DB, c *leaseChild) {
 		require.NoError(t, c.cmd.Process.Signal(syscall.SIGCONT))
 		time.Sleep(time.Duration(5+attempt) * time.Millisecond)
 	}
+}
+
+// keyed is the child's message whose key several messages share.
+type keyed struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
+	Seq int    `json:"seq"`
+}
+
+func (*keyed) MessageType() string { return "keyed" }
+func (*keyed) Version() int        { return 1 }
+func (*keyed) KeyField() string    { return "key" }
+
+// keyOrder is the child's per-key record of keyed messages.
+type keyOrder struct {
+	Key        string `gorm:"primaryKey"`
+	LastSeq    int
+	OutOfOrder int
+}
+
+// sendKeyed sends seq from..to-1 of each of nkeys keys, in order per key.
+func sendKeyed(t *testing.T, b backend.Backend, stream string, nkeys, from, to int) {
+	p, err := logpipe.NewProducer(context.Background(), logpipe.Settings{Backend: b}, stream)
+	require.NoError(t, err)
+	defer p.Close()
+	var batch []logpipe.Message
+	for seq := from; seq < to; seq++ {
+		for k := range nkeys {
+			batch = append(batch, &keyed{ID: fmt.Sprintf("k%02d-%04d", k, seq), Key: fmt.Sprintf("k%02d", k), Seq: seq})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	_, err = p.SendBatch(ctx, batch)
+	require.NoError(t, err)
+}
+
+// A leased shard split mid-stream while two processes share the stream:
+// the parent is finished (SHARD_END) before its children are leased, every
+// record is applied exactly once, and each key's records in order.
+func TestLeasesSplitMidStreamKeepsPerKeyOrder(t *testing.T) {
+	t.Parallel()
+	bin := binaries(t)
+	db, dsn := leaseTestDB(t)
+	require.NoError(t, db.AutoMigrate(&keyOrder{}))
+	stream, b := kinesisStream(t, 2)
+	const keys, perRound = 16, 25
+	sendKeyed(t, b, stream, keys, 0, perRound)
+	p1 := startLeaseChild(t, bin, stream, dsn, "s1", "-delay", "5ms")
+	p2 := startLeaseChild(t, bin, stream, dsn, "s2", "-delay", "5ms")
+	waitFor(t, 30*time.Second, func() bool { return countApplied(db) >= 50 })
+
+	admin := kinesisAdmin(t)
+	out, err := admin.ListShards(context.Background(), &awskinesis.ListShardsInput{StreamName: aws.String(stream)})
+	require.NoError(t, err)
+	require.Len(t, out.Shards, 2)
+	parent := out.Shards[0]
+	lo, _ := new(big.Int).SetString(aws.ToString(parent.HashKeyRange.StartingHashKey), 10)
+	hi, _ := new(big.Int).SetString(aws.ToString(parent.HashKeyRange.EndingHashKey), 10)
+	mid := new(big.Int).Rsh(new(big.Int).Add(lo, hi), 1)
+	_, err = admin.SplitShard(context.Background(), &awskinesis.SplitShardInput{
+		StreamName: aws.String(stream), ShardToSplit: parent.ShardId, NewStartingHashKey: aws.String(mid.String()),
+	})
+	require.NoError(t, err)
+	waitStreamActive(t, admin, stream)
+	sendKeyed(t, b, stream, keys, perRound, 2*perRound)
+	sendKeyed(t, b, stream, keys, 2*perRound, 3*perRound)
+
+	const n = keys * 3 * perRound
+	waitFor(t, 80*time.Second, func() bool { return countApplied(db) >= n })
+	p1.stop(t)
+	p2.stop(t)
+	checkOnce(t, db, n)
+	var orders []keyOrder
+	require.NoError(t, db.Find(&orders).Error)
+	require.Len(t, orders, keys)
+	for _, o := range orders {
+		assert.Equal(t, 3*perRound-1, o.LastSeq, "key %s: last record applied last", o.Key)
+		assert.Zero(t, o.OutOfOrder, "key %s: records applied out of order", o.Key)
+	}
+	rows, err := (&offsetstore.KinesisLeases{DB: db, Region: "eu-west-1", Stream: stream}).List(context.Background())
+	require.NoError(t, err)
+	ends := 0
+	for _, r := range rows {
+		if r.Checkpoint == offsetstore.ShardEnd {
+			ends++
+			assert.Equal(t, aws.ToString(parent.ShardId), r.Shard, "only the split parent is finished")
+		}
+	}
+	assert.Equal(t, 1, ends, "the parent's lease is finished")
+	assert.Len(t, rows, 4, "leases of the two shards and the two children")
+	t.Logf("applied per process: %v", appliedPer(t, db))
+}
+
+// kinesisAdmin is a client of the emulator for resharding.
+func kinesisAdmin(t *testing.T) *awskinesis.Client {
+	creds := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{AccessKeyID: "fault", SecretAccessKey: "fault", Source: "fault test"}, nil
+	})
+	endpoint := testenv.KinesisEndpoint(t)
+	return awskinesis.NewFromConfig(aws.Config{Region: "eu-west-1", Credentials: creds}, func(o *awskinesis.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+func waitStreamActive(t *testing.T, admin *awskinesis.Client, stream string) {
+	waitFor(t, 30*time.Second, func() bool {
+		out, err := admin.DescribeStreamSummary(context.Background(), &awskinesis.DescribeStreamSummaryInput{StreamName: aws.String(stream)})
+		return err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive
+	})
 }

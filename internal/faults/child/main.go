@@ -66,6 +66,36 @@ func (t *Tick) Save(ctx context.Context, tx *gorm.DB, _ any) error {
 	}).Create(&Applied{ID: t.ID, Times: 1}).Error
 }
 
+// Keyed is a message whose key several messages share, numbered by Seq in
+// the order they were sent: its Save counts those applied out of order in
+// key_orders.
+type Keyed struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
+	Seq int    `json:"seq"`
+	logpipe.NoLookup
+}
+
+// MessageType returns "keyed".
+func (*Keyed) MessageType() string { return "keyed" }
+
+// Version returns 1.
+func (*Keyed) Version() int { return 1 }
+
+// KeyField returns "key".
+func (*Keyed) KeyField() string { return "key" }
+
+// Save counts the application, and whether it followed the key's previous
+// one.
+func (k *Keyed) Save(ctx context.Context, tx *gorm.DB, _ any) error {
+	if err := (&Tick{ID: k.ID}).Save(ctx, tx, nil); err != nil {
+		return err
+	}
+	return tx.WithContext(ctx).Exec(`INSERT INTO key_orders (key, last_seq, out_of_order) VALUES (?, ?, CASE WHEN ? = 0 THEN 0 ELSE 1 END)
+		ON CONFLICT (key) DO UPDATE SET out_of_order = key_orders.out_of_order + CASE WHEN excluded.last_seq = key_orders.last_seq + 1 THEN 0 ELSE 1 END,
+		last_seq = excluded.last_seq`, k.Key, k.Seq, k.Seq).Error
+}
+
 func main() {
 	dsn := flag.String("dsn", "", "PostgreSQL DSN")
 	kind := flag.String("backend", "kafka", "kafka or kinesis")
@@ -121,7 +151,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := c.Register(&Tick{}); err != nil {
+	if err := c.Register(&Tick{}, &Keyed{}); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("running")
