@@ -111,7 +111,15 @@ func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 // one closes, its leases are free at once and the other takes them.
 func TestLeasesShareShardsAndCloseHandsThemBack(t *testing.T) {
 	t.Parallel()
-	db := testenv.Postgres(t)
+	for name, open := range testenv.Databases(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testLeasesShareShards(t, open(t))
+		})
+	}
+}
+
+func testLeasesShareShards(t *testing.T, db *gorm.DB) {
 	stream := createStream(t, 4)
 	cfg := testConfig(t)
 	cfg.FetchLimit = 10
