@@ -115,8 +115,7 @@ func (b *Backend) SharesWork() bool { return b.cfg.Leases != nil }
 
 // held is a lease this process holds.
 type held struct {
-	epoch   int64
-	parents []string
+	epoch int64
 	// renewed is when the last successful renewal (or the take) started.
 	renewed time.Time
 }
@@ -176,10 +175,16 @@ func newKeeper(cfg LeaseConfig, table *offsetstore.KinesisLeases, api API, strea
 }
 
 // start lists the shards and creates their lease rows (so that a missing
-// stream is reported at once), then starts the goroutine.
+// stream, or a listing refused for good, is reported at once), then starts
+// the goroutine. A listing that failed transiently (throttled, say) is
+// retried by the goroutine.
 func (k *keeper) start(ctx context.Context) error {
 	if err := k.list(ctx); err != nil {
-		return err
+		var missing *MissingStreamError
+		if errors.As(err, &missing) || !isTransient(err) {
+			return err
+		}
+		k.log.Warn("logpipe/kinesis: listing shards failed; will retry", "error", err)
 	}
 	rows, err := k.table.List(ctx)
 	if err != nil {
@@ -510,7 +515,7 @@ func (k *keeper) take(ctx context.Context, r offsetstore.KinesisLease, reason st
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.held[r.Shard] = &held{epoch: epoch, parents: r.ParentIDs(), renewed: start}
+	k.held[r.Shard] = &held{epoch: epoch, renewed: start}
 	k.events = append(k.events, leaseEvent{shard: r.Shard, epoch: epoch, parents: r.ParentIDs(), acquired: true})
 	k.log.Info("logpipe/kinesis: lease taken", "shard", r.Shard, "epoch", epoch, "from", r.Owner, "reason", reason)
 	return true
