@@ -305,7 +305,7 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 				return nil
 			}
 			if err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n]); err != nil {
-				if p, lost := lostPartition(err); lost {
+				if p, lost := lostPartition(err); lost && len(withoutPartition(recs, p)) < len(recs) {
 					// Rolled back; the rest of the group is applied
 					// without the records of that partition or shard.
 					c.log.Info("logpipe: partition or shard taken over by another consumer; its fetched records are left to it", "position", p.String())
