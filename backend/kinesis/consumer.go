@@ -24,9 +24,11 @@ import (
 // BrokerOffsets is refused.
 type ConsumerOptions = backend.ConsumerOptions
 
-// Consumer reads every shard of one Kinesis stream. It implements
-// backend.Consumer and backend.IdleAware. It is used by one goroutine at a
-// time and starts no goroutines: all reading happens inside Fetch.
+// Consumer reads every shard of one Kinesis stream, or with Config.Leases
+// the shards it holds leases on. It implements backend.Consumer and
+// backend.IdleAware. It is used by one goroutine at a time. All reading
+// happens inside Fetch; without leases it starts no goroutines, with leases
+// one, which renews and takes leases until Close.
 type Consumer struct {
 	cfg    Config
 	api    API
@@ -71,6 +73,12 @@ var (
 // stored position from its start (TRIM_HORIZON); any other starts at
 // cfg.ShardIteratorType. A stream that does not exist is a
 // *MissingStreamError.
+//
+// With cfg.Leases (which needs opts.DB, for logpipe_kinesis_lease), it
+// instead creates the lease rows of the listed shards and starts the
+// goroutine that takes this process's share of them (see LeaseConfig); a
+// shard is read once its lease is taken, from its stored position loaded
+// after the take.
 func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consumer, error) {
 	var errs []error
 	if err := cfg.Validate(); err != nil {
