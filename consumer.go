@@ -344,12 +344,23 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 			err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n])
 			c.obs.groupDone(ctx, recs[:n], err)
 			if err != nil {
-				if !errors.Is(err, backend.ErrFenced) || ctx.Err() != nil {
+				if ctx.Err() != nil {
 					return err
 				}
-				// The partition was given to another process: the
-				// transaction rolled back; the backend hands out again what
-				// it still reads.
+				if p, lost := lostPartition(err); lost && len(withoutPartition(recs, p)) < len(recs) {
+					// A shard's lease was taken over: rolled back; the rest
+					// of the group is applied without that shard's records,
+					// which its new owner reads again.
+					c.log.Info("logpipe: partition or shard taken over by another consumer; its fetched records are left to it", "position", p.String())
+					recs = withoutPartition(recs, p)
+					continue
+				}
+				if !errors.Is(err, backend.ErrFenced) {
+					return err
+				}
+				// A Kafka partition was given to another process: the
+				// transaction rolled back; the backend hands out again,
+				// from the stored positions, what it still reads.
 				c.log.Warn("logpipe: commit fenced: a partition moved to another process; records dropped, to be read again by their owner", "error", err)
 				break
 			}

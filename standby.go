@@ -18,7 +18,8 @@ const standbyPoll = time.Second
 // releases it. It returns a nil release and nil error when ctx ends first.
 // Elsewhere it returns at once: consumers there are only fenced. It takes
 // no lock either for a backend that shares the partitions out among the
-// processes (backend.SharedAssignment), which are meant to run together.
+// processes (backend.SharedAssignment: Kafka group assignment, Kinesis shard
+// leases), which are meant to run together.
 // The lock is the consumer name's: consumers of one topic with different
 // names (WithName) do not wait for each other.
 func (c *Consumer) standby(ctx context.Context) (release func(), err error) {

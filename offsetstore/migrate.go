@@ -42,6 +42,7 @@ var migrations = []migration{
 	{2, "logpipe_deadletter: records a consumer could not apply", createDeadLetterTable},
 	{3, "the outbox's tables (logpipe_outbox, logpipe_outbox_seq, logpipe_outbox_relay), for package outbox", createOutboxTables},
 	{4, "logpipe_consumer_offset (named consumers' positions) and logpipe_partition_owner (group assignment's fencing)", createConsumerTables},
+	{5, "logpipe_kinesis_lease: Kinesis shard leases shared by consumer processes", createLeaseTable},
 }
 
 // LatestSchemaVersion is the version Migrate brings a database to.

@@ -208,7 +208,12 @@ func (s *Kinesis) Load(ctx context.Context, consumer, stream string) ([]backend.
 // the table of c.Consumer (see Load), through tx when tx is not nil, else
 // through s.DB. A fencing token is refused (backend.ErrUnsupported). Like Kafka.Commit, it is
 // conditional once the stream is loaded, failing with ErrOffsetMoved.
+// Under a shard lease (c.Fence, the lease epoch, not 0) it is fenced by the
+// lease instead: see CheckKinesisLease.
 func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint) error {
+	if c.Fence != 0 {
+		return s.commitLeased(ctx, tx, c)
+	}
 	if err := kinesisSupported(c); err != nil {
 		return err
 	}

@@ -79,7 +79,9 @@ func (c *Consumer) read(ctx context.Context, s *shard) ([]backend.Record, error)
 		s.ended = true
 		s.atTip = true
 		for _, ch := range out.ChildShards {
-			c.add(aws.ToString(ch.ShardId), ch.ParentShards, types.ShardIteratorTypeTrimHorizon)
+			if c.leases == nil { // else leased once this shard is finished
+				c.add(aws.ToString(ch.ShardId), ch.ParentShards, types.ShardIteratorTypeTrimHorizon)
+			}
 		}
 		if len(out.ChildShards) == 0 {
 			c.syncSoon = true
