@@ -76,14 +76,14 @@ func exercise(t *testing.T, db *gorm.DB, bigOffsets bool) {
 	assert.Equal(t, []backend.Position{{Topic: "stream", Shard: "shardId-000000000000", SequenceNumber: "49590338271490256608559692538361571095921575989136588803"}}, pos)
 }
 
-// offsetstore.Kinesis has no fencing: it says so rather than ignoring the
-// token.
-func TestKinesisFenceIsRefused(t *testing.T) {
+// offsetstore.Kinesis fences by shard lease: a token with no lease behind
+// it is refused, never ignored.
+func TestKinesisFenceWithoutLeaseIsRefused(t *testing.T) {
 	t.Parallel()
 	db := testenv.SQLite(t)
 	c := kinesisAt("s", "shard", "1")
 	c.Fence = 3
-	assert.ErrorIs(t, (&offsetstore.Kinesis{DB: db}).Commit(context.Background(), nil, c), backend.ErrUnsupported)
+	assert.ErrorIs(t, (&offsetstore.Kinesis{DB: db}).Commit(context.Background(), nil, c), backend.ErrPartitionLost)
 }
 
 func TestMigratedTables(t *testing.T) {
