@@ -8,6 +8,7 @@ import (
 
 	"github.com/logpipe-go/logpipe/backend"
 	"github.com/logpipe-go/logpipe/internal/wait"
+	"gorm.io/gorm"
 )
 
 // standbyPoll is how often a standby consumer tries to take the lock.
@@ -31,13 +32,7 @@ func (c *Consumer) standby(ctx context.Context) (release func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("logpipe: standby lock: %w", err)
 	}
-	h := fnv.New64a()
-	lockName := "logpipe consumer\x00" + c.settings.Backend.Name() + "\x00" + c.topic
-	if c.cfg.name != "" { // the unnamed consumer keeps the key it always had
-		lockName += "\x00" + c.cfg.name
-	}
-	_, _ = h.Write([]byte(lockName))
-	key := int64(h.Sum64())
+	key := standbyKey(c.settings.Backend.Name(), c.topic, c.cfg.name)
 	logged := false
 	for {
 		conn, err := sqlDB.Conn(ctx)
@@ -77,4 +72,49 @@ func (c *Consumer) standby(ctx context.Context) (release func(), err error) {
 func (c *Consumer) sharesPartitions() bool {
 	sa, ok := c.settings.Backend.(backend.SharedAssignment)
 	return ok && sa.SharesPartitions(consumerOptions(c.settings, c.topic, c.cfg.name))
+}
+
+// standbyKey is the advisory lock of the consumer name of topic on a
+// backend.
+func standbyKey(backendName, topic, name string) int64 {
+	h := fnv.New64a()
+	lockName := "logpipe consumer\x00" + backendName + "\x00" + topic
+	if name != "" { // the unnamed consumer keeps the key it always had
+		lockName += "\x00" + name
+	}
+	_, _ = h.Write([]byte(lockName))
+	return int64(h.Sum64())
+}
+
+// ConsumerRunning reports whether a consumer of topic (with the given
+// name, "" for the unnamed one) on the backend named backendName ("kafka",
+// "kinesis") is running on db: whether it holds its standby lock. It is
+// known on PostgreSQL only (ok is false elsewhere), and not for consumers
+// that share a topic's partitions (Kafka group assignment, Kinesis leases),
+// which take no such lock. Tools that change positions (logpipe offsets
+// reset) check it to refuse while a consumer runs.
+func ConsumerRunning(ctx context.Context, db *gorm.DB, backendName, topic, name string) (running, ok bool, err error) {
+	if db == nil || db.Name() != "postgres" {
+		return false, false, nil
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return false, false, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return false, false, err
+	}
+	defer func() { _ = conn.Close() }()
+	key := standbyKey(backendName, topic, name)
+	var got bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
+		return false, false, fmt.Errorf("logpipe: is a consumer of %s running: %w", topic, err)
+	}
+	if got {
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+			return false, true, fmt.Errorf("logpipe: is a consumer of %s running: %w", topic, err)
+		}
+	}
+	return !got, true, nil
 }

@@ -147,6 +147,25 @@ func TestResetToDatetimeMovesTheConsumer(t *testing.T) {
 	assert.Contains(t, table, "TOPIC")
 	assert.Contains(t, table, "Dry run: nothing changed")
 
+	// While a consumer of the topic runs, --execute is refused.
+	running, err := logpipe.NewConsumer(settings, topic)
+	require.NoError(t, err)
+	require.NoError(t, running.Register(&noSave{}))
+	rctx, stopRunning := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- running.Run(rctx) }()
+	require.Eventually(t, func() bool {
+		r, _, _ := logpipe.ConsumerRunning(context.Background(), db, "kafka", topic, "")
+		return r
+	}, 30*time.Second, 50*time.Millisecond, "the consumer takes the topic's lock")
+	_, err = cli(t, append(reset, "--execute")...)
+	require.ErrorContains(t, err, "is running on this database")
+	stopRunning()
+	require.NoError(t, <-runDone)
+	stored, err = offsetstore.KafkaPositions(context.Background(), db, topic)
+	require.NoError(t, err)
+	assert.Empty(t, stored, "the refused reset changed nothing, and the consumer applied nothing")
+
 	var done resetOut
 	cliJSON(t, &done, append(reset, "--execute")...)
 	assert.True(t, done.Executed)
@@ -260,4 +279,15 @@ func TestCLIOnDjangoTables(t *testing.T) {
 			assert.Contains(t, err.Error(), "partition 3 does not exist (the topic has 1 partitions, 0 to 0)")
 		})
 	}
+}
+
+// noSave holds its first record until the consumer stops, then rolls it
+// back: a consumer that holds the topic while the test tries a reset, and
+// applies nothing.
+type noSave struct{ people.PersonV1 }
+
+func (*noSave) LookupInstance(context.Context, *gorm.DB) (any, error) { return nil, nil }
+func (*noSave) Save(ctx context.Context, _ *gorm.DB, _ any) error {
+	<-ctx.Done()
+	return ctx.Err()
 }

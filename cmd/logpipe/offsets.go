@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"gorm.io/gorm"
 
+	"github.com/logpipe-go/logpipe"
 	"github.com/logpipe-go/logpipe/backend/kafka"
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
@@ -190,6 +191,7 @@ func newOffsetsResetCmd(a *app) *cobra.Command {
 		topic                     string
 		partitions                []int
 		toEarliest, toLatest, run bool
+		force                     bool
 		toDatetime                string
 		shiftBy                   int64
 	)
@@ -206,9 +208,10 @@ those of --partitions), as kafka-consumer-groups.sh --reset-offsets does:
 
 It prints the plan (current and new position of each partition) and changes
 nothing, unless --execute is given: then it writes every new position in one
-transaction. Stop the topic's consumers first: a consumer that is running
-stops at its next commit (offsetstore.ErrOffsetMoved) rather than apply a
-record twice, and must be restarted.`,
+transaction. Stop the topic's consumers first: on PostgreSQL, reset refuses
+while a consumer of the topic runs (it holds the topic's lock) unless
+--force is given; a consumer that runs meanwhile stops at its next commit
+(offsetstore.ErrOffsetMoved) rather than apply a record twice.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := a.checkOutput(); err != nil {
@@ -284,6 +287,18 @@ record twice, and must be restarted.`,
 			if err != nil {
 				return fmt.Errorf("reset: topic %q: %w", topic, err)
 			}
+			if run && !force {
+				running, known, err := logpipe.ConsumerRunning(ctx, db, "kafka", topic, "")
+				if err != nil {
+					return fmt.Errorf("reset: %w", err)
+				}
+				if running {
+					return fmt.Errorf("reset: a consumer of topic %q is running on this database (it holds the topic's lock): stop it first, then run the reset again (or --force)", topic)
+				}
+				if !known && a.output != "json" {
+					_, _ = fmt.Fprintln(a.stderr, "reset: whether a consumer runs is only known on PostgreSQL: make sure the topic's consumers are stopped")
+				}
+			}
 			if run {
 				next := map[int32]int64{}
 				for _, p := range plan {
@@ -307,6 +322,7 @@ record twice, and must be restarted.`,
 	f.StringVar(&toDatetime, "to-datetime", "", "move to the first record at or after this time (RFC 3339)")
 	f.Int64Var(&shiftBy, "shift-by", 0, "move by this many records (negative: back)")
 	f.BoolVar(&run, "execute", false, "write the new positions (without it, only print the plan)")
+	f.BoolVar(&force, "force", false, "with --execute: reset even while a consumer of the topic runs (it then stops at its next commit)")
 	return cmd
 }
 

@@ -87,7 +87,7 @@ The SASL password is read from ` + envPassword + ` only.`,
 
 	// The command groups. Dead letters will add theirs here
 	// (deadletters list|show|replay|purge) when they land.
-	root.AddCommand(newOffsetsCmd(a), newMigrateCmd(a))
+	root.AddCommand(newOffsetsCmd(a), newMigrateCmd(a), newDeadLettersCmd(a))
 	return root
 }
 
