@@ -2,11 +2,9 @@ package faults
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,29 +35,11 @@ type groupApply struct {
 
 func (groupApply) TableName() string { return "group_applies" }
 
-// lockedBuffer is a child's stderr, read while the child writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // groupProc is a running groupchild.
 type groupProc struct {
 	who    string
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testenv.Buffer
 	done   chan error
 }
 
@@ -99,7 +79,7 @@ func (e *groupEnv) start(who string, extra ...string) *groupProc {
 	cmd := exec.Command(binary(t, "./groupchild"), args...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	p := &groupProc{who: who, cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &groupProc{who: who, cmd: cmd, stderr: &testenv.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr
 	require.NoError(t, cmd.Start())
 	e.procs = append(e.procs, p)
