@@ -46,25 +46,31 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 	for {
 		replay, replayErr := -1, error(nil)
 		open = cloneKeys(c.openKeys)
+		c.obs.restart()
 		work := func(tx *gorm.DB) error {
 			for i, rec := range recs {
-				if _, ok := st.skipped[i]; ok {
+				if err, ok := st.skipped[i]; ok {
+					c.obs.skip(ctx, &rec, err, false)
 					continue
 				}
 				if err, ok := st.dead[i]; ok {
 					if err := c.deadLetter(ctx, tx, rec, err, st.attempts[i]); err != nil {
 						return err
 					}
+					c.obs.skip(ctx, &rec, err, true)
 					open[string(rec.Key)] = true
 					continue
 				}
+				rctx, start := c.obs.beforeApply(ctx, &rec)
 				s, env, err := d.decode(rec)
 				if err != nil {
+					c.obs.afterApply(rctx, &rec, start, err)
 					if c.cfg.throwErrors {
 						return err
 					}
 					if tx != nil && c.cfg.deadLetters && deadLetterable(err) {
 						st.dead[i] = err
+						c.obs.markDead()
 						if err := c.deadLetter(ctx, tx, rec, err, 0); err != nil {
 							return err
 						}
@@ -74,7 +80,9 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 					st.skipped[i] = err
 					continue
 				}
-				if err := d.save(ctx, tx, rec, s, env); err != nil {
+				err = d.save(rctx, tx, rec, s, env)
+				c.obs.afterApply(rctx, &rec, start, err)
+				if err != nil {
 					if c.cfg.throwErrors || tx == nil && errors.Is(err, ErrSave) {
 						return err
 					}
@@ -86,7 +94,7 @@ func (c *Consumer) applyGroup(ctx context.Context, bc backend.Consumer, d *dispa
 					return err
 				}
 				if open[string(rec.Key)] {
-					if err := offsetstore.SupersedeDeadLetters(ctx, tx, "", rec.Topic, rec.Key, time.Now().UTC()); err != nil {
+					if err := offsetstore.SupersedeDeadLetters(ctx, tx, c.cfg.name, rec.Topic, rec.Key, time.Now().UTC()); err != nil {
 						return &RecordError{Position: rec.Position, Key: rec.Key, Kind: ErrSave, Err: err}
 					}
 					delete(open, string(rec.Key))
@@ -192,7 +200,7 @@ func deadLetterable(err error) bool {
 // through tx.
 func (c *Consumer) deadLetter(ctx context.Context, tx *gorm.DB, rec backend.Record, err error, attempts int) error {
 	row := offsetstore.DeadLetter{
-		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Shard: rec.Shard, SequenceNumber: rec.SequenceNumber,
+		Consumer: c.cfg.name, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Shard: rec.Shard, SequenceNumber: rec.SequenceNumber,
 		Key: rec.Key, Value: append([]byte{}, rec.Value...), ErrorKind: errorKind(err), Error: err.Error(), Attempts: attempts, CreatedAt: time.Now().UTC(),
 	}
 	var re *RecordError

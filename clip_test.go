@@ -1,11 +1,9 @@
 package logpipe_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,25 +12,8 @@ import (
 
 	"github.com/logpipe-go/logpipe"
 	"github.com/logpipe-go/logpipe/internal/people"
+	"github.com/logpipe-go/logpipe/internal/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for a logger used from another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // A skipped (or dead-lettered) record's log line and error quote wire
 // values cut to a fixed size with a marker, however long they are on the
@@ -55,7 +36,7 @@ func TestSkippedRecordLogIsBounded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			s, broker := memorySettings(t)
-			var logged syncBuffer
+			var logged testenv.Buffer
 			s.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			sendRaw(t, broker, "clip", r.key, []byte(r.value))
 

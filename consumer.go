@@ -37,6 +37,7 @@ type Consumer struct {
 	// openKeys are the keys of this topic's dead letters that no later
 	// record has superseded; used by Run's goroutine only.
 	openKeys map[string]bool
+	obs      *consumerObs // hooks and lag (observe.go, lag.go)
 
 	// open opens the backend consumer; tests replace it to inject faults.
 	open func(ctx context.Context) (backend.Consumer, error)
@@ -51,6 +52,7 @@ type consumerConfig struct {
 	noDeadLetters bool
 	deadLetters   bool // decided in NewConsumer
 	noStandby     bool
+	name          string
 }
 
 // ConsumerOption configures a Consumer.
@@ -98,6 +100,18 @@ func WithoutStandby() ConsumerOption {
 	return func(c *consumerConfig) { c.noStandby = true }
 }
 
+// WithName names the consumer, so that two consumers of one topic sharing
+// a database (an indexer and a billing service, or two consumers in one
+// process) keep separate positions, dead letters and standby locks. A named
+// consumer's positions live in logpipe's logpipe_consumer_offset table
+// (created by offsetstore.Migrate); the unnamed default's stay in
+// django-logpipe's tables, which Django reads and writes too. With Kafka
+// group assignment, a named consumer joins a group of its own
+// (kafka.Config.GroupID + "." + name). Default "": unnamed.
+func WithName(name string) ConsumerOption {
+	return func(c *consumerConfig) { c.name = name }
+}
+
 // WithLimit makes Run return nil once n records have been taken through the
 // apply path (applied, or skipped as bad), like the original's iter_limit:
 // exactly n are committed. Each Run counts from zero. By default there is no
@@ -134,6 +148,9 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 	if cfg.txSize < 1 {
 		errs = append(errs, fmt.Errorf("logpipe: WithTransactionSize(%d) must be at least 1", cfg.txSize))
 	}
+	if len(cfg.name) > 200 {
+		errs = append(errs, fmt.Errorf("logpipe: WithName(%.20q...) is longer than 200 bytes, the size of the tables' consumer column", cfg.name))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -142,14 +159,21 @@ func NewConsumer(s Settings, topic string, opts ...ConsumerOption) (*Consumer, e
 		topic:    topic,
 		cfg:      cfg,
 		log:      s.Logger.With("topic", topic),
+		obs:      newConsumerObs(topic, s.Hooks, cfg.throwErrors),
+	}
+	if cfg.name != "" {
+		c.log = c.log.With("consumer", cfg.name)
 	}
 	c.disp.Store(&dispatcher{types: map[string]map[int]reflect.Type{}, ignored: map[string]bool{}})
-	c.open = func(ctx context.Context) (backend.Consumer, error) { return openConsumer(ctx, s, topic) }
+	c.open = func(ctx context.Context) (backend.Consumer, error) { return openConsumer(ctx, s, topic, cfg.name) }
 	return c, nil
 }
 
 // Topic returns the topic or stream the consumer reads.
 func (c *Consumer) Topic() string { return c.topic }
+
+// Name returns the consumer's name (WithName); "" for the unnamed default.
+func (c *Consumer) Name() string { return c.cfg.name }
 
 // Register adds serializers: several types, and several versions of one
 // type, may share a topic. Each must be a pointer to a struct, such as
@@ -215,6 +239,12 @@ var ErrAlreadyRunning = errors.New("logpipe: consumer is already running")
 // takes over within a second of the first one stopping or dying. See
 // WithoutStandby.
 //
+// With a backend that shares the partitions out among processes (Kafka's
+// group assignment, kafka.Config.GroupAssignment) no standby lock is taken:
+// the replicas run side by side, and a commit that finds its partition
+// given to another process (backend.ErrFenced) rolls back, its records
+// dropped, and Run goes on.
+//
 // After ctx ends, Run returns within about the backend's poll interval plus
 // a second; a transaction in progress is rolled back or committed whole.
 func (c *Consumer) Run(ctx context.Context) (err error) {
@@ -231,7 +261,7 @@ func (c *Consumer) Run(ctx context.Context) (err error) {
 		if !offsetstore.HasDeadLetterTable(ctx, c.settings.DB) {
 			return offsetstore.ErrNoDeadLetterTable
 		}
-		if c.openKeys, err = offsetstore.OpenDeadLetterKeys(ctx, c.settings.DB, "", c.topic); err != nil {
+		if c.openKeys, err = offsetstore.OpenDeadLetterKeys(ctx, c.settings.DB, c.cfg.name, c.topic); err != nil {
 			return err
 		}
 	}
@@ -285,6 +315,7 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 			err = errors.Join(err, fmt.Errorf("logpipe: close consumer of %s: %w", c.topic, cerr))
 		}
 	}()
+	c.obs.begin()
 	idleAware, _ := bc.(backend.IdleAware)
 	for {
 		recs, err := bc.Fetch(ctx)
@@ -294,6 +325,7 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 		if err != nil {
 			return fmt.Errorf("logpipe: fetch from %s: %w", c.topic, err)
 		}
+		c.obs.fetched(ctx, bc, recs)
 		if len(recs) == 0 {
 			if c.cfg.idleTimeout > 0 && time.Since(st.last) >= c.cfg.idleTimeout && (idleAware == nil || idleAware.Idle()) {
 				c.log.Debug("logpipe: consumer idle, stopping", "idle_timeout", c.cfg.idleTimeout)
@@ -309,8 +341,28 @@ func (c *Consumer) runOnce(ctx context.Context, st *runState) (err error) {
 			if err := c.waitLag(ctx, recs[:n]); err != nil {
 				return nil
 			}
-			if err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n]); err != nil {
-				return err
+			err := c.applyGroup(ctx, bc, c.disp.Load(), recs[:n])
+			c.obs.groupDone(ctx, recs[:n], err)
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				if p, lost := lostPartition(err); lost && len(withoutPartition(recs, p)) < len(recs) {
+					// A shard's lease was taken over: rolled back; the rest
+					// of the group is applied without that shard's records,
+					// which its new owner reads again.
+					c.log.Info("logpipe: partition or shard taken over by another consumer; its fetched records are left to it", "position", p.String())
+					recs = withoutPartition(recs, p)
+					continue
+				}
+				if !errors.Is(err, backend.ErrFenced) {
+					return err
+				}
+				// A Kafka partition was given to another process: the
+				// transaction rolled back; the backend hands out again,
+				// from the stored positions, what it still reads.
+				c.log.Warn("logpipe: commit fenced: a partition moved to another process; records dropped, to be read again by their owner", "error", err)
+				break
 			}
 			st.progressed = true
 			recs = recs[n:]

@@ -31,8 +31,8 @@ func (c *Consumer) ReplayDeadLetter(ctx context.Context, id int64, force bool) e
 	if err != nil {
 		return err
 	}
-	if dl.Topic != c.topic || dl.Consumer != "" {
-		return fmt.Errorf("logpipe: dead letter %d is of topic %q, not of this consumer's %q", id, dl.Topic, c.topic)
+	if dl.Topic != c.topic || dl.Consumer != c.cfg.name {
+		return fmt.Errorf("logpipe: dead letter %d is of topic %q and consumer %q, not of this consumer's %q and %q", id, dl.Topic, dl.Consumer, c.topic, c.cfg.name)
 	}
 	if dl.SupersededAt != nil && !force {
 		return fmt.Errorf("logpipe: dead letter %d (key %q, superseded at %s): %w", id, dl.Key, dl.SupersededAt.Format("2006-01-02T15:04:05Z"), ErrSuperseded)

@@ -86,6 +86,10 @@ type Settings struct {
 	// enables debug. Default slog.Default(). Normal operation logs nothing
 	// at info level or above.
 	Logger *slog.Logger
+	// Hooks are called as records are sent, fetched, applied, skipped and
+	// committed: metrics and tracing (see Hook, and the logpipeprom and
+	// logpipeotel packages). Default none, which costs nothing.
+	Hooks []Hook
 }
 
 // withDefaults returns s with defaults filled in.
@@ -110,6 +114,7 @@ func (s Settings) validate(consumer bool) error {
 	if _, err := format.Lookup(s.Format); err != nil {
 		errs = append(errs, fmt.Errorf("Settings.Format: %w", err))
 	}
+	errs = append(errs, validateHooks(s.Hooks)...)
 	if s.MinMessageLag < 0 {
 		errs = append(errs, fmt.Errorf("Settings.MinMessageLag is negative (%s)", s.MinMessageLag))
 	}
@@ -140,7 +145,7 @@ func (s Settings) validate(consumer bool) error {
 
 // openProducer opens the backend producer of s. s is validated.
 func openProducer(ctx context.Context, s Settings) (backend.Producer, error) {
-	p, err := s.Backend.NewProducer(ctx, backend.ProducerOptions{Logger: s.Logger})
+	p, err := s.Backend.NewProducer(ctx, backend.ProducerOptions{Logger: s.Logger, OnRetry: onRetry(s.Hooks)})
 	if err == nil && p == nil {
 		err = errors.New("the backend returned no producer")
 	}
@@ -152,16 +157,26 @@ func openProducer(ctx context.Context, s Settings) (backend.Producer, error) {
 
 // openConsumer opens the backend consumer of topic that s selects, with
 // its offset store. s is validated.
-func openConsumer(ctx context.Context, s Settings, topic string) (backend.Consumer, error) {
-	opts := backend.ConsumerOptions{Topic: topic, Logger: s.Logger.With("topic", topic)}
+func openConsumer(ctx context.Context, s Settings, topic, name string) (backend.Consumer, error) {
+	c, err := s.Backend.NewConsumer(ctx, consumerOptions(s, topic, name))
+	if err == nil && c == nil {
+		err = errors.New("the backend returned no consumer")
+	}
+	return c, err
+}
+
+// consumerOptions are the backend options of the consumer of topic named
+// name that s selects.
+func consumerOptions(s Settings, topic, name string) backend.ConsumerOptions {
+	log := s.Logger.With("topic", topic)
+	if name != "" {
+		log = log.With("consumer", name)
+	}
+	opts := backend.ConsumerOptions{Topic: topic, Name: name, Logger: log, OnAssign: onAssign(s.Hooks)}
 	if s.Offsets == OffsetsInBroker {
 		opts.BrokerOffsets = true
 	} else {
 		opts.DB = s.DB
 	}
-	c, err := s.Backend.NewConsumer(ctx, opts)
-	if err == nil && c == nil {
-		err = errors.New("the backend returned no consumer")
-	}
-	return c, err
+	return opts
 }

@@ -41,9 +41,10 @@ func (m *MultiConsumer) Add(runners ...Runner) {
 // Run runs every consumer until ctx ends or each has stopped (idle
 // timeouts). The first error stops all the others and is returned; it
 // returns nil when all stopped cleanly. A nil consumer, a consumer given
-// twice, or two consumers of one topic on one backend, is an error before
-// anything runs: two consumers of a topic sharing an offsets table would
-// fence each other off.
+// twice, or two consumers of one topic with the same name (WithName) on one
+// backend, is an error before anything runs: two consumers of a topic
+// sharing positions would fence each other off. Consumers of one topic with
+// different names keep separate positions, and may run together.
 func (m *MultiConsumer) Run(ctx context.Context) error {
 	if m == nil {
 		return errors.New("logpipe: Run of a nil *MultiConsumer")
@@ -60,9 +61,12 @@ func (m *MultiConsumer) Run(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		key := c.settings.Backend.Name() + "\x00" + c.topic
+		key := c.settings.Backend.Name() + "\x00" + c.topic + "\x00" + c.cfg.name
 		if seen[key] {
-			return fmt.Errorf("logpipe: MultiConsumer has two consumers of %s topic %q: register each topic's serializers on one consumer", c.settings.Backend.Name(), c.topic)
+			if c.cfg.name != "" {
+				return fmt.Errorf("logpipe: MultiConsumer has two consumers of %s topic %q named %q: give each its own name, or register their serializers on one consumer", c.settings.Backend.Name(), c.topic, c.cfg.name)
+			}
+			return fmt.Errorf("logpipe: MultiConsumer has two consumers of %s topic %q: register each topic's serializers on one consumer, or name them (WithName) to keep separate positions", c.settings.Backend.Name(), c.topic)
 		}
 		seen[key] = true
 	}

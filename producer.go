@@ -16,6 +16,7 @@ type Producer struct {
 	codec    format.Codec
 	producer string
 	backend  backend.Producer
+	obs      *producerObs // nil without hooks (observe.go)
 	close    sync.Once
 	closeErr error
 }
@@ -37,7 +38,7 @@ func NewProducer(ctx context.Context, s Settings, topic string) (*Producer, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Producer{topic: topic, codec: codec, producer: s.ProducerID, backend: bp}, nil
+	return &Producer{topic: topic, codec: codec, producer: s.ProducerID, backend: bp, obs: newProducerObs(s.Hooks)}, nil
 }
 
 // Topic returns the topic or stream the producer writes to.
@@ -60,6 +61,9 @@ func (p *Producer) Send(ctx context.Context, msg Message) (Position, error) {
 	m, err := p.render(msg)
 	if err != nil {
 		return Position{}, err
+	}
+	if p.obs != nil {
+		return p.sendObserved(ctx, msg, m)
 	}
 	pos, err := p.backend.Send(ctx, m)
 	if err != nil {
@@ -89,6 +93,14 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Position, e
 		}
 		batch[i] = m
 	}
+	if p.obs != nil {
+		return p.sendBatchObserved(ctx, msgs, batch)
+	}
+	return p.sendBatch(ctx, batch)
+}
+
+// sendBatch sends rendered messages.
+func (p *Producer) sendBatch(ctx context.Context, batch []backend.Message) ([]Position, error) {
 	var (
 		out []Position
 		err error
@@ -99,7 +111,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) ([]Position, e
 		out, err = sendEach(ctx, p.backend, batch)
 	}
 	if err != nil {
-		return out, fmt.Errorf("logpipe: send batch of %d to %s: %w", len(msgs), p.topic, backend.AsBatchError(err, len(msgs), out))
+		return out, fmt.Errorf("logpipe: send batch of %d to %s: %w", len(batch), p.topic, backend.AsBatchError(err, len(batch), out))
 	}
 	return out, nil
 }

@@ -35,5 +35,8 @@ func RecordFrom(ctx context.Context) (rec *Record, ok bool) {
 }
 
 func withRecord(ctx context.Context, rec *Record) context.Context {
+	if s, ok := ctx.Value(applySlotKey{}).(*applySlot); ok {
+		s.rec = rec // for the hooks (observe.go)
+	}
 	return context.WithValue(ctx, recordKeyType{}, rec)
 }

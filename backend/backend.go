@@ -12,7 +12,8 @@
 // partition (Kafka) or shard (Kinesis) of one topic or stream, resuming from
 // stored positions, and commits a record's position once it has been
 // applied. Optional capabilities are found by type assertion: BatchProducer,
-// OutsideTransaction, IdleAware, BrokerOffsets, Validator.
+// OutsideTransaction, IdleAware, BrokerOffsets, Validator, LagReporter,
+// SharedAssignment.
 //
 // The conformance suite in package backendtest pins down the behaviour every
 // backend shares; a new backend is tested by calling backendtest.Run.
@@ -37,6 +38,14 @@ var ErrClosed = errors.New("logpipe/backend: closed")
 // returns its own typed error (naming the topic and where it looked) that
 // matches this.
 var ErrMissingTopic = errors.New("logpipe/backend: topic or stream does not exist")
+
+// ErrFenced is matched by the error of a Consumer's Commit when the
+// partition or shard is no longer this consumer's: it was given to another
+// process (Kafka group assignment, Kinesis leases) after the record was read.
+// The caller rolls the record's transaction back and drops the records it
+// holds; the Consumer hands out again, from the stored positions, every
+// record not committed, of the partitions it still reads.
+var ErrFenced = errors.New("logpipe/backend: the partition or shard is no longer this consumer's")
 
 // ErrUnsupported is matched by the error a backend or an offset store
 // returns for something it cannot do (broker-side offsets on Kinesis, say).
@@ -79,6 +88,10 @@ type ProducerOptions struct {
 	// Logger receives the producer's logs (retries, at warning level).
 	// Never nil: logpipe passes Settings.Logger or a discarding logger.
 	Logger *slog.Logger
+	// OnRetry, when not nil, is called each time a send is tried again,
+	// from whichever goroutine retries it. logpipe sets it when a hook
+	// listens; nil otherwise, so a backend builds no Retry then.
+	OnRetry func(Retry)
 }
 
 // ConsumerOptions says what a consumer reads and where it keeps positions.
@@ -104,6 +117,10 @@ type ConsumerOptions struct {
 	// Logger receives the consumer's logs. Never nil when logpipe opens
 	// the consumer.
 	Logger *slog.Logger
+	// OnAssign, when not nil, is called when the consumer starts or stops
+	// reading partitions or shards (see Assignment), from any goroutine.
+	// logpipe sets it when a hook listens.
+	OnAssign func(Assignment)
 }
 
 // Store returns the offset store a backend whose table is made by table
@@ -475,4 +492,13 @@ func AsBatchError(err error, n int, positions []Position) *BatchError {
 		be = &BatchError{Positions: make([]Position, n), Errs: errs}
 	}
 	return be
+}
+
+// SharedAssignment is implemented by a Backend whose consumers share a
+// topic's partitions out among processes (Kafka group assignment), each
+// fencing the partitions it claims. SharesPartitions reports whether a
+// consumer of opts would: logpipe then takes no standby lock, since the
+// processes are meant to run side by side.
+type SharedAssignment interface {
+	SharesPartitions(opts ConsumerOptions) bool
 }

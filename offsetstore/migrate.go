@@ -41,6 +41,8 @@ var migrations = []migration{
 	{1, "django-logpipe's offsets tables (logpipe_kafkaoffset, logpipe_kinesisoffset), unless Django created them", createOffsetTables},
 	{2, "logpipe_deadletter: records a consumer could not apply", createDeadLetterTable},
 	{3, "the outbox's tables (logpipe_outbox, logpipe_outbox_seq, logpipe_outbox_relay), for package outbox", createOutboxTables},
+	{4, "logpipe_consumer_offset (named consumers' positions) and logpipe_partition_owner (group assignment's fencing)", createConsumerTables},
+	{5, "logpipe_kinesis_lease: Kinesis shard leases shared by consumer processes", createLeaseTable},
 }
 
 // LatestSchemaVersion is the version Migrate brings a database to.

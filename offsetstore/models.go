@@ -7,7 +7,10 @@
 // offset to read) and logpipe_kinesisoffset (region, stream, shard,
 // sequence_number: the last applied record). Migrate creates them when they
 // are missing, with 64-bit offsets; tables created by Django (32-bit offsets)
-// are read and written as they are.
+// are read and written as they are. Those tables hold the unnamed consumer's
+// positions; a named consumer (two consumers of one topic sharing a
+// database) keeps its own in logpipe_consumer_offset, and group assignment
+// fences partitions in logpipe_partition_owner, both logpipe's own.
 package offsetstore
 
 // KafkaOffset is a row of logpipe_kafkaoffset: the next offset to read from a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
@@ -77,8 +78,11 @@ type partitionKey struct {
 	partition int32
 }
 
-// Kafka reads and writes logpipe_kafkaoffset. Set DB; use one Kafka per
+// Kafka reads and writes logpipe_kafkaoffset, for the unnamed consumer, and
+// logpipe_consumer_offset, for named ones. Set DB; use one Kafka per
 // consumer (it remembers what it loaded and committed) through a pointer.
+// For group assignment it also claims partitions (Claim) and fences commits
+// in logpipe_partition_owner.
 type Kafka struct {
 	// DB is the application's database.
 	DB *gorm.DB
@@ -87,35 +91,37 @@ type Kafka struct {
 }
 
 // Load returns the last applied offset of each partition of topic that has a
-// stored position (the table holds the next offset to read, one more).
+// stored position (the table holds the next offset to read, one more): from
+// logpipe_kafkaoffset for the unnamed consumer (""), from
+// logpipe_consumer_offset for a named one.
 func (s *Kafka) Load(ctx context.Context, consumer, topic string) ([]backend.Position, error) {
-	if err := unnamed(consumer); err != nil {
+	stored, err := s.kafkaLoad(ctx, s.DB, consumer, topic)
+	if err != nil {
 		return nil, err
 	}
-	var rows []KafkaOffset
-	if err := s.DB.WithContext(ctx).Where("topic = ?", topic).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("logpipe/offsetstore: load offsets of topic %q: %w", topic, err)
+	out := make([]backend.Position, 0, len(stored))
+	known := make(map[partitionKey]int64, len(stored))
+	for p, next := range stored {
+		out = append(out, backend.Position{Topic: topic, Partition: p, Offset: next - 1})
+		known[partitionKey{topic, p}] = next
 	}
-	out := make([]backend.Position, 0, len(rows))
-	known := make(map[partitionKey]int64, len(rows))
-	for _, r := range rows {
-		out = append(out, backend.Position{Topic: topic, Partition: r.Partition, Offset: r.Offset - 1})
-		known[partitionKey{topic, r.Partition}] = r.Offset
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Partition < out[j].Partition })
 	s.fence.learn(topic, known)
 	return out, nil
 }
 
 // Commit stores c's offset plus one as the next offset to read from its
-// partition. It writes through tx when tx is not nil, so that the position
-// commits with the application's own writes, else through s.DB. When the
-// store has loaded the topic, the write is conditional on the row still
-// holding what it loaded or last committed: otherwise it fails with
-// ErrOffsetMoved.
+// partition, in the table of c.Consumer (see Load). It writes through tx
+// when tx is not nil, so that the position commits with the application's
+// own writes, else through s.DB.
+//
+// With a fencing token (c.Fence, from Claim), it first checks that the
+// token is still the partition's current generation, failing with a
+// *FencedError (ErrFenced) otherwise, and then writes the position whatever
+// it held. Without one, when the store has loaded the topic, the write is
+// conditional on the row still holding what it loaded or last committed:
+// otherwise it fails with ErrOffsetMoved.
 func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint) error {
-	if err := checkpointSupported(c); err != nil {
-		return err
-	}
 	db := tx
 	if db == nil {
 		db = s.DB
@@ -124,8 +130,14 @@ func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint) e
 	topic, partition, next := c.Topic, c.Partition, c.Offset+1
 	key := partitionKey{topic, partition}
 	prev, fenced, absent := s.fence.expect(topic, key)
-	err := commitRow(db, &KafkaOffset{Topic: topic, Partition: partition, Offset: next},
-		[]string{"topic", "partition"}, []any{topic, partition}, "offset", prev, next, fenced, absent)
+	if c.Fence != 0 {
+		if err := checkOwner(db, c); err != nil {
+			return err
+		}
+		fenced = false // the owner's generation fences instead
+	}
+	row, keyCols, keyVals := kafkaRow(c, next)
+	err := commitRow(db, row, keyCols, keyVals, "offset", prev, next, fenced, absent)
 	if err != nil {
 		return fmt.Errorf("logpipe/offsetstore: commit offset %d of %s/%d: %w", next, topic, partition, err)
 	}
@@ -133,23 +145,11 @@ func (s *Kafka) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint) e
 	return nil
 }
 
-// unnamed refuses a named consumer: the django-logpipe tables have no
-// consumer column, so they hold the unnamed default's positions only.
-func unnamed(consumer string) error {
-	if consumer != "" {
-		return fmt.Errorf("logpipe/offsetstore: consumer name %q: %w (the django-logpipe tables hold the unnamed consumer's positions only)", consumer, backend.ErrUnsupported)
-	}
-	return nil
-}
-
-// checkpointSupported refuses what the django-logpipe tables cannot hold: a
-// consumer name or a fencing token.
-func checkpointSupported(c backend.Checkpoint) error {
-	if err := unnamed(c.Consumer); err != nil {
-		return err
-	}
+// kinesisSupported refuses what Kinesis positions cannot carry yet: a
+// fencing token.
+func kinesisSupported(c backend.Checkpoint) error {
 	if c.Fence != 0 {
-		return fmt.Errorf("logpipe/offsetstore: fencing token %d: %w by these tables", c.Fence, backend.ErrUnsupported)
+		return fmt.Errorf("logpipe/offsetstore: fencing token %d of %s/%s: %w by offsetstore.Kinesis", c.Fence, c.Topic, c.Shard, backend.ErrUnsupported)
 	}
 	return nil
 }
@@ -158,8 +158,9 @@ type shardKey struct {
 	stream, shard string
 }
 
-// Kinesis reads and writes logpipe_kinesisoffset for one AWS region. Set DB
-// and Region; use one Kinesis per consumer, through a pointer.
+// Kinesis reads and writes logpipe_kinesisoffset (the unnamed consumer)
+// and logpipe_consumer_offset (named ones) for one AWS region. Set DB and
+// Region; use one Kinesis per consumer, through a pointer.
 type Kinesis struct {
 	// DB is the application's database.
 	DB *gorm.DB
@@ -170,31 +171,50 @@ type Kinesis struct {
 }
 
 // Load returns the last applied sequence number of each shard of stream that
-// has a stored position.
+// has a stored position: from logpipe_kinesisoffset for the unnamed consumer
+// (""), from logpipe_consumer_offset for a named one.
 func (s *Kinesis) Load(ctx context.Context, consumer, stream string) ([]backend.Position, error) {
-	if err := unnamed(consumer); err != nil {
-		return nil, err
+	var out []backend.Position
+	if consumer == "" {
+		var rows []KinesisOffset
+		err := s.DB.WithContext(ctx).Where("region = ? AND stream = ?", s.Region, stream).Find(&rows).Error
+		if err != nil {
+			return nil, fmt.Errorf("logpipe/offsetstore: load positions of stream %q: %w", stream, err)
+		}
+		for _, r := range rows {
+			out = append(out, backend.Position{Topic: stream, Shard: r.Shard, SequenceNumber: r.SequenceNumber})
+		}
+	} else {
+		rows, err := loadNamed(ctx, s.DB, consumer, s.Region, stream)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out = append(out, backend.Position{Topic: stream, Shard: r.Shard, SequenceNumber: r.SequenceNumber})
+		}
 	}
-	var rows []KinesisOffset
-	err := s.DB.WithContext(ctx).Where("region = ? AND stream = ?", s.Region, stream).Find(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("logpipe/offsetstore: load positions of stream %q: %w", stream, err)
-	}
-	out := make([]backend.Position, 0, len(rows))
-	known := make(map[shardKey]string, len(rows))
-	for _, r := range rows {
-		out = append(out, backend.Position{Topic: stream, Shard: r.Shard, SequenceNumber: r.SequenceNumber})
-		known[shardKey{stream, r.Shard}] = r.SequenceNumber
+	known := make(map[shardKey]string, len(out))
+	for _, p := range out {
+		known[shardKey{stream, p.Shard}] = p.SequenceNumber
 	}
 	s.fence.learn(stream, known)
+	if out == nil {
+		out = []backend.Position{}
+	}
 	return out, nil
 }
 
-// Commit stores c's sequence number as the last applied of its shard,
-// through tx when tx is not nil, else through s.DB. Like Kafka.Commit, it is
+// Commit stores c's sequence number as the last applied of its shard, in
+// the table of c.Consumer (see Load), through tx when tx is not nil, else
+// through s.DB. A fencing token is refused (backend.ErrUnsupported). Like Kafka.Commit, it is
 // conditional once the stream is loaded, failing with ErrOffsetMoved.
+// Under a shard lease (c.Fence, the lease epoch, not 0) it is fenced by the
+// lease instead: see CheckKinesisLease.
 func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint) error {
-	if err := checkpointSupported(c); err != nil {
+	if c.Fence != 0 {
+		return s.commitLeased(ctx, tx, c)
+	}
+	if err := kinesisSupported(c); err != nil {
 		return err
 	}
 	db := tx
@@ -205,8 +225,8 @@ func (s *Kinesis) Commit(ctx context.Context, tx *gorm.DB, c backend.Checkpoint)
 	stream, shard, seq := c.Topic, c.Shard, c.SequenceNumber
 	key := shardKey{stream, shard}
 	prev, fenced, absent := s.fence.expect(stream, key)
-	err := commitRow(db, &KinesisOffset{Region: s.Region, Stream: stream, Shard: shard, SequenceNumber: seq},
-		[]string{"region", "stream", "shard"}, []any{s.Region, stream, shard}, "sequence_number", prev, seq, fenced, absent)
+	row, keyCols, keyVals := kinesisRow(c, s.Region)
+	err := commitRow(db, row, keyCols, keyVals, "sequence_number", prev, seq, fenced, absent)
 	if err != nil {
 		return fmt.Errorf("logpipe/offsetstore: commit position %s of %s/%s: %w", seq, stream, shard, err)
 	}

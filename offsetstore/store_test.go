@@ -76,20 +76,14 @@ func exercise(t *testing.T, db *gorm.DB, bigOffsets bool) {
 	assert.Equal(t, []backend.Position{{Topic: "stream", Shard: "shardId-000000000000", SequenceNumber: "49590338271490256608559692538361571095921575989136588803"}}, pos)
 }
 
-// The django-logpipe tables hold the unnamed consumer's positions only, and
-// no fencing token: a store says so rather than mixing positions.
-func TestNamedConsumersAndFencesAreRefused(t *testing.T) {
+// offsetstore.Kinesis fences by shard lease: a token with no lease behind
+// it is refused, never ignored.
+func TestKinesisFenceWithoutLeaseIsRefused(t *testing.T) {
 	t.Parallel()
 	db := testenv.SQLite(t)
-	ctx := context.Background()
-	_, err := (&offsetstore.Kafka{DB: db}).Load(ctx, "billing", "people")
-	assert.ErrorIs(t, err, backend.ErrUnsupported)
-	c := kafkaAt("people", 0, 1)
+	c := kinesisAt("s", "shard", "1")
 	c.Fence = 3
-	assert.ErrorIs(t, (&offsetstore.Kafka{DB: db}).Commit(ctx, nil, c), backend.ErrUnsupported)
-	c = kinesisAt("s", "shard", "1")
-	c.Consumer = "billing"
-	assert.ErrorIs(t, (&offsetstore.Kinesis{DB: db}).Commit(ctx, nil, c), backend.ErrUnsupported)
+	assert.ErrorIs(t, (&offsetstore.Kinesis{DB: db}).Commit(context.Background(), nil, c), backend.ErrPartitionLost)
 }
 
 func TestMigratedTables(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,36 +27,12 @@ import (
 	"github.com/logpipe-go/logpipe/outbox"
 )
 
-var (
-	relayBinOnce sync.Once
-	relayBin     string
-	relayBinErr  error
-	relayBinDir  string
-)
-
 // relayBinary builds internal/relayproc once per test run.
-func relayBinary(t *testing.T) string {
-	t.Helper()
-	relayBinOnce.Do(func() {
-		relayBinDir, relayBinErr = os.MkdirTemp("", "outbox-relayproc-")
-		if relayBinErr != nil {
-			return
-		}
-		relayBin = filepath.Join(relayBinDir, "relayproc")
-		out, err := exec.Command("go", "build", "-o", relayBin, "./internal/relayproc").CombinedOutput()
-		if err != nil {
-			relayBinErr = fmt.Errorf("build relayproc: %w\n%s", err, out)
-		}
-	})
-	require.NoError(t, relayBinErr)
-	return relayBin
-}
+func relayBinary(t *testing.T) string { return testenv.Build(t, "./internal/relayproc") }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if relayBinDir != "" {
-		_ = os.RemoveAll(relayBinDir)
-	}
+	testenv.CleanupBuilds()
 	os.Exit(code)
 }
 
@@ -239,11 +214,11 @@ func TestCrashesAndABrokerRestartLoseNothing(t *testing.T) {
 		require.NoError(t, db.Create(&Entity{ID: fmt.Sprintf("k%03d", i)}).Error)
 	}
 	bin := relayBinary(t)
-	k := startOwnKafka(t)
+	k := testenv.NewKafkaBroker(t) // its own broker: the test stops it
 	topic := testenv.Name("outbox-crash")
-	k.CreateTopic(topic, partitions)
+	createTopic(t, k.Addr, topic, partitions)
 
-	fleet := &relayFleet{t: t, bin: bin, env: []string{"RELAYPROC_DSN=" + dsn, "RELAYPROC_BROKERS=" + k.addr, "RELAYPROC_BATCH=" + strconv.Itoa(batch), "RELAYPROC_HOLD=" + hold.String()}}
+	fleet := &relayFleet{t: t, bin: bin, env: []string{"RELAYPROC_DSN=" + dsn, "RELAYPROC_BROKERS=" + k.Addr, "RELAYPROC_BATCH=" + strconv.Itoa(batch), "RELAYPROC_HOLD=" + hold.String()}}
 	fleet.start()
 	fleet.start()
 	t.Cleanup(fleet.stopAll)
@@ -289,10 +264,10 @@ func TestCrashesAndABrokerRestartLoseNothing(t *testing.T) {
 		time.Sleep(killEvery)
 		fleet.kill(holderPID(db))
 		if n == stopBrokerAt {
-			k.Stop()
+			require.NoError(t, k.Stop(30*time.Second))
 			brokerStopped = true
 			time.Sleep(2 * time.Second) // relays fail to send meanwhile
-			k.Start()
+			require.NoError(t, k.Start(ctx))
 		}
 	}
 	require.True(t, brokerStopped)
@@ -304,7 +279,7 @@ func TestCrashesAndABrokerRestartLoseNothing(t *testing.T) {
 	waitDrained(t, db, 90*time.Second)
 	fleet.stopAll()
 
-	got := readTopic(t, k.addr, topic, partitions)
+	got := readTopic(t, k.Addr, topic, partitions)
 	var final []Entity
 	require.NoError(t, db.Find(&final).Error)
 	total, dups, outOfOrder, badSeq := 0, 0, 0, 0
@@ -349,4 +324,15 @@ func TestCrashesAndABrokerRestartLoseNothing(t *testing.T) {
 	assert.Equal(t, len(attempts)+dups, total)
 	assert.LessOrEqual(t, dups, bound)
 	assert.Positive(t, failed, "the broker's stop made some batches fail")
+}
+
+// createTopic creates a topic of n partitions on the broker at addr.
+func createTopic(t *testing.T, addr, name string, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := &kafkago.Client{Addr: kafkago.TCP(addr), Timeout: 30 * time.Second}
+	res, err := cl.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{Topic: name, NumPartitions: n, ReplicationFactor: 1}}})
+	require.NoError(t, err)
+	require.NoError(t, res.Errors[name])
 }

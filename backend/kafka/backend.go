@@ -47,7 +47,12 @@ func (b *Backend) NewProducer(_ context.Context, opts backend.ProducerOptions) (
 	if cfg.Logger == nil {
 		cfg.Logger = opts.Logger
 	}
-	return NewProducer(cfg)
+	p, err := NewProducer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.onRetry = opts.OnRetry
+	return p, nil
 }
 
 // NewConsumer returns a Consumer of opts.Topic; see ConsumerOptions.

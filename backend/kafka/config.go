@@ -133,9 +133,34 @@ type Config struct {
 	MaxBatchBytes int
 
 	// GroupID is the consumer group whose committed offsets a consumer uses
-	// when ConsumerOptions.Offsets is nil (broker-side offsets). Required
-	// then; unused otherwise.
+	// when offsets are kept in the broker (ConsumerOptions.BrokerOffsets),
+	// or whose members share the topic's partitions out with
+	// GroupAssignment. Required then; unused otherwise.
 	GroupID string
+	// GroupAssignment makes consumers join the consumer group GroupID (for
+	// a named consumer, GroupID + "." + its name) for partition assignment
+	// only: the processes that run the consumer share the topic's
+	// partitions, each reading the partitions the group gives it from the
+	// positions stored in the database, where offsets are still committed
+	// in each record's transaction (exactly once). Each partition is
+	// claimed in logpipe_partition_owner before it is read, and a commit
+	// made under an older claim fails with backend.ErrFenced, so a process
+	// that lost a partition in a rebalance cannot commit it any more. See
+	// the README, "Running several replicas". Default false: each consumer
+	// reads every partition.
+	GroupAssignment bool
+	// GroupSessionTimeout is how long the group's coordinator waits without
+	// a heartbeat before it gives a member's partitions to the others (with
+	// GroupAssignment). Default 30s; the broker bounds it with
+	// group.min.session.timeout.ms (6s) and group.max.session.timeout.ms.
+	GroupSessionTimeout time.Duration
+	// GroupHeartbeat is how often a member tells the coordinator it is alive,
+	// and so about how soon it notices a rebalance. Keep it well under a
+	// third of GroupSessionTimeout. Default 3s.
+	GroupHeartbeat time.Duration
+	// GroupRebalanceTimeout is how long the coordinator waits for members
+	// to join again in a rebalance before it leaves them out. Default 30s.
+	GroupRebalanceTimeout time.Duration
 	// PollInterval is how long one fetch waits on the broker for new
 	// records, and so how long Consumer.Fetch waits before it returns an
 	// empty result. Default 1s.
@@ -181,6 +206,15 @@ func (c Config) withDefaults() Config {
 	if c.MaxFetchRecords == 0 {
 		c.MaxFetchRecords = DefaultMaxFetchRecords
 	}
+	if c.GroupSessionTimeout == 0 {
+		c.GroupSessionTimeout = DefaultGroupSessionTimeout
+	}
+	if c.GroupHeartbeat == 0 {
+		c.GroupHeartbeat = DefaultGroupHeartbeat
+	}
+	if c.GroupRebalanceTimeout == 0 {
+		c.GroupRebalanceTimeout = DefaultGroupRebalanceTimeout
+	}
 	return c
 }
 
@@ -224,6 +258,7 @@ func (c Config) Validate() error {
 			bad("Config.%s is negative (%d): use 0 for the default or a positive number", name, n)
 		}
 	}
+	c.validateGroup(bad)
 	if c.Acks != AcksAll && c.Acks != AcksLeader {
 		bad("Config.Acks is %s: use kafka.AcksAll or kafka.AcksLeader", c.Acks)
 	}

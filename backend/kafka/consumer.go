@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,11 @@ type ConsumerOptions = backend.ConsumerOptions
 // when a Fetch's context ends. A goroutine refreshes the topic's metadata
 // every Config.MetadataRefresh and starts reading partitions added to the
 // topic. Nothing is committed until Commit.
+//
+// With Config.GroupAssignment, it reads only the partitions the consumer
+// group gives it, each claimed in the offset store and read from its stored
+// position, and stops reading them at each rebalance; its commits are
+// fenced (see Commit, and the package documentation, "Group assignment").
 type Consumer struct {
 	cfg    Config
 	topic  string
@@ -53,8 +59,17 @@ type Consumer struct {
 	errs   chan error
 
 	started atomic.Bool
-	mu      sync.Mutex // guards readers and the start
+	mu      sync.Mutex // guards readers, rewind and the start
 	readers map[int32]*partitionReader
+
+	onAssign func(backend.Assignment) // opts.OnAssign; see ops.go
+	// Group assignment (Config.GroupAssignment): the fencing token under
+	// which each partition's last records were handed out by Fetch (used by
+	// Commit, on the Fetch goroutine), and whether a fenced commit asks for
+	// every partition to be read again from its stored position.
+	group  bool
+	handed map[int32]int64
+	rewind bool
 
 	closeOnce sync.Once
 }
@@ -79,6 +94,9 @@ func NewConsumer(cfg Config, opts ConsumerOptions) (*Consumer, error) {
 		err = errors.Join(err, errors.New("logpipe/kafka: ConsumerOptions.Topic is empty: name the topic to read"))
 	}
 	var store OffsetStore
+	if cfg.GroupAssignment {
+		err = errors.Join(err, cfg.checkGroupAssignment(opts))
+	}
 	if opts.BrokerOffsets {
 		err = errors.Join(err, cfg.brokerOffsets())
 	} else if s, serr := opts.Store(func(db *gorm.DB) OffsetStore { return &offsetstore.Kafka{DB: db} }); serr != nil {
@@ -105,6 +123,10 @@ func NewConsumer(cfg Config, opts ConsumerOptions) (*Consumer, error) {
 		recs:    make(chan fetched, 64),
 		errs:    make(chan error, 1),
 		readers: map[int32]*partitionReader{},
+
+		onAssign: opts.OnAssign,
+		group:    cfg.GroupAssignment,
+		handed:   map[int32]int64{},
 	}
 	if cons.store == nil {
 		cons.store = groupOffsets{conn: c, group: cfg.GroupID}
@@ -133,9 +155,21 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 	if err := c.start(ctx); err != nil {
 		return nil, err
 	}
+	if c.group {
+		c.mu.Lock()
+		var err error
+		if c.rewind && c.ctx.Err() == nil {
+			err = c.rewindReaders(ctx)
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	timer := time.NewTimer(c.cfg.PollInterval)
 	defer timer.Stop()
 	var out []backend.Record
+	batch := map[int32]*partitionReader{}
 	for len(out) == 0 {
 		select {
 		case <-ctx.Done():
@@ -147,17 +181,13 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		case <-timer.C:
 			return []backend.Record{}, nil
 		case f := <-c.recs:
-			if f.r.active() {
-				out = append(out, f.rec)
-			}
+			out = c.take(out, f, batch)
 		}
 	}
 	for len(out) < c.cfg.MaxFetchRecords {
 		select {
 		case f := <-c.recs:
-			if f.r.active() {
-				out = append(out, f.rec)
-			}
+			out = c.take(out, f, batch)
 		default:
 			return out, nil
 		}
@@ -165,10 +195,42 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 	return out, nil
 }
 
+// take adds f's record to out unless its reader was stopped, and notes the
+// fencing token it is to be committed under. batch holds the reader of each
+// partition whose records out holds: when a partition's reader was
+// replaced while Fetch was collecting (a rebalance), the former reader's
+// records are dropped, since the new one reads them again from the stored
+// position and they would be committed under the new token.
+func (c *Consumer) take(out []backend.Record, f fetched, batch map[int32]*partitionReader) []backend.Record {
+	if !f.r.active() {
+		return out
+	}
+	p := f.r.partition
+	if prev, ok := batch[p]; ok && prev != f.r {
+		out = slices.DeleteFunc(out, func(r backend.Record) bool { return r.Partition == p })
+	}
+	batch[p] = f.r
+	c.handed[p] = f.r.fence
+	return append(out, f.rec)
+}
+
 // Commit stores rec's offset plus one as its partition's next offset to
 // read: through tx into the OffsetStore, or to the consumer group.
+//
+// With Config.GroupAssignment, rec must be one of the records the latest
+// Fetch returned of its partition: the commit carries the fencing token
+// under which they were read, and fails with an error matching
+// backend.ErrFenced when another process (or this one, in a later
+// generation) has claimed the partition since. The caller then rolls tx
+// back and drops the records it holds; the next Fetch reads every partition
+// still assigned again from its stored position.
 func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) error {
-	return c.store.Commit(ctx, tx, backend.Checkpoint{Position: rec.Position, Consumer: c.name})
+	fence := c.handed[rec.Partition]
+	err := c.store.Commit(ctx, tx, backend.Checkpoint{Position: rec.Position, Consumer: c.name, Fence: fence})
+	if c.group && errors.Is(err, backend.ErrFenced) {
+		c.fenced(rec.Partition, fence)
+	}
+	return err
 }
 
 // Close stops the partition readers and the metadata refresh, waits for
@@ -208,7 +270,12 @@ func (c *Consumer) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.assign(ctx, ids(parts)); err != nil {
+	if c.group {
+		err = c.startGroup()
+	} else {
+		err = c.assign(ctx, ids(parts))
+	}
+	if err != nil {
 		return err
 	}
 	c.started.Store(true)
@@ -218,10 +285,10 @@ func (c *Consumer) start(ctx context.Context) error {
 }
 
 // assign starts reading the given partitions that are not read yet, each
-// from its stored offset, else from the earliest. It is the one way
-// partitions come to this consumer: the static mode assigns every partition
-// of the topic; a consumer-group mode would assign what the group gives it
-// (and revoke what it takes away). The caller holds c.mu.
+// from its stored offset, else from the earliest: the static mode assigns
+// every partition of the topic this way. (Group assignment claims each
+// partition the group gives it instead; see runGeneration.) The caller
+// holds c.mu.
 func (c *Consumer) assign(ctx context.Context, parts []int32) error {
 	var fresh []int32
 	for _, p := range parts {
@@ -245,19 +312,27 @@ func (c *Consumer) assign(ctx context.Context, parts []int32) error {
 		if !ok {
 			next = kafkago.FirstOffset
 		}
-		rctx, cancel := context.WithCancel(c.ctx)
-		r := &partitionReader{c: c, partition: p, offset: next, ctx: rctx, cancel: cancel}
-		c.readers[p] = r
-		c.log.Debug("logpipe/kafka: reading partition", "partition", p, "offset", next)
-		c.wg.Add(1)
-		go r.run()
+		c.startReader(p, next, 0)
 	}
+	c.assigned(fresh, nil)
 	return nil
 }
 
+// startReader starts reading partition p at offset next (or
+// kafkago.FirstOffset), its records committed under the fencing token fence
+// (0: none). The caller holds c.mu.
+func (c *Consumer) startReader(p int32, next, fence int64) {
+	rctx, cancel := context.WithCancel(c.ctx)
+	r := &partitionReader{c: c, partition: p, offset: next, fence: fence, ctx: rctx, cancel: cancel}
+	c.readers[p] = r
+	c.log.Debug("logpipe/kafka: reading partition", "partition", p, "offset", next)
+	c.wg.Add(1)
+	go r.run()
+}
+
 // revoke stops reading the given partitions; records of theirs that are
-// fetched but not yet returned are dropped. The caller holds c.mu. (For a
-// consumer-group mode; the static mode never revokes.)
+// fetched but not yet returned are dropped. The caller holds c.mu. (For
+// group assignment; the static mode never revokes.)
 func (c *Consumer) revoke(parts []int32) {
 	for _, p := range parts {
 		if r := c.readers[p]; r != nil {
@@ -266,6 +341,7 @@ func (c *Consumer) revoke(parts []int32) {
 			delete(c.readers, p)
 		}
 	}
+	c.assigned(nil, parts)
 }
 
 // refreshLoop picks up partitions added to the topic and reports a topic
@@ -291,6 +367,9 @@ func (c *Consumer) refreshLoop() {
 		case err != nil:
 			c.log.Warn("logpipe/kafka: metadata refresh failed", "error", err)
 			continue
+		}
+		if c.group {
+			continue // the group rebalances when partitions are added
 		}
 		c.mu.Lock()
 		if err := c.assign(c.ctx, ids(parts)); err != nil && c.ctx.Err() == nil {

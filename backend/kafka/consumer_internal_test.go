@@ -14,8 +14,8 @@ import (
 	"github.com/logpipe-go/logpipe/offsetstore"
 )
 
-// TestRevokeDropsThePartition checks the hook a consumer-group mode would
-// use: a revoked partition's reader stops and its pending records are not
+// TestRevokeDropsThePartition checks the hook group assignment uses: a
+// revoked partition's reader stops and its pending records are not
 // returned.
 func TestRevokeDropsThePartition(t *testing.T) {
 	t.Parallel()

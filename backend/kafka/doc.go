@@ -15,7 +15,8 @@
 // stored in the application's database (logpipe_kafkaoffset, shared with
 // django-logpipe) or, when Offsets is nil, from a Kafka consumer group's
 // committed offsets. Nothing is committed before the caller applies a record
-// and calls Commit.
+// and calls Commit. With Config.GroupAssignment, several processes share the
+// topic's partitions instead (see "Group assignment" below).
 //
 // # Memory of a consumer
 //
@@ -141,4 +142,36 @@
 // committed as a standalone member (generation -1), like the original's
 // KafkaOffsetStore, after the application's transaction commits
 // (TestBrokerSideOffsetsResume).
+//
+// # Group assignment
+//
+// With Config.GroupAssignment, partitions come from kafka-go's consumer
+// group API (kafka.NewConsumerGroup, ConsumerGroup.Next, Generation.Start;
+// group.go), used for assignment only: the offsets kafka-go fetches for each
+// assignment and Generation.CommitOffsets are not used. For each generation
+// the consumer claims every partition assigned to it in the offset store
+// (PartitionClaimer, offsetstore.Kafka.Claim: logpipe_partition_owner's
+// generation raised, then the position read, in one transaction), starts
+// reading it from there with the new generation as the fencing token of its
+// commits (backend.Checkpoint.Fence), and stops reading every partition when
+// the generation ends. Commit fails with backend.ErrFenced for a record read
+// under a claim that is no longer current; the partition is then no longer
+// read, and the next Fetch reads the others again from their stored
+// positions, since the caller rolled their records back too
+// (TestGroupAssignmentStaleCommitFenced).
+//
+// kafka-go v0.4.51's group API has the classic protocol's eager rebalances
+// only (every member stops all its partitions at each rebalance), no static
+// membership, and ends a generation only once the functions started with
+// Generation.Start return. So the function started for a generation
+// returns as soon as the generation ends, whatever the application is still
+// applying, rather than wait for it: a save longer than the rebalance
+// timeout would otherwise get the member evicted while it runs. Its commit
+// is fenced instead (TestGroupSlowSaveFenced in internal/faults). A claim
+// waits at most 3 seconds for a former owner's commit in flight (a frozen
+// process may hold its row for ever), and is tried again while the
+// generation lasts; the other partitions are read meanwhile. kafka-go
+// v0.4.47 and older could not join groups on Kafka 4.0.0 (JoinGroup v1,
+// segmentio/kafka-go#1378); v0.4.51 negotiates v1 or v2, tested against
+// Kafka 4.1.1.
 package kafka

@@ -1,10 +1,8 @@
 package kafka_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,30 +14,12 @@ import (
 	"github.com/logpipe-go/logpipe/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for the handler's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Settings.Logger reaches the backend: the Kafka consumer's own logs (here
 // its debug line for each partition it reads) go to it.
 func TestSettingsLoggerReachesTheBackend(t *testing.T) {
 	t.Parallel()
 	topic := createTopic(t, 2)
-	var buf syncBuffer
+	var buf testenv.Buffer
 	s := kafkaSettings(t, testenv.SQLite(t))
 	s.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p, err := logpipe.NewProducer(context.Background(), s, topic)
@@ -57,7 +37,7 @@ func TestSettingsLoggerReachesTheBackend(t *testing.T) {
 // ProducerOptions.Logger unless Config.Logger is set.
 func TestProducerOptionsLogger(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testenv.Buffer
 	cfg := testConfig(t)
 	cfg.Brokers = []string{"127.0.0.1:1"} // nothing listens: every request is refused
 	cfg.SendTimeout = 1e9

@@ -268,6 +268,7 @@ func (q *partitionQueue) produce(batch []*item) (base int64, err, cause error) {
 			cfg.Logger.Debug("logpipe/kafka: produce refused, nothing written; trying again until the send timeout", "topic", q.tp.topic, "partition", q.tp.partition, "reason", reason, "error", err)
 			attempt--
 			refused++
+			q.p.retried(q.tp, len(batch), refused, true, err)
 			if wait.Sleep(ctx, retryDelay.Delay(refused)) != nil {
 				return fail("failed until SendTimeout " + cfg.SendTimeout.String())
 			}
@@ -277,6 +278,7 @@ func (q *partitionQueue) produce(batch []*item) (base int64, err, cause error) {
 			return fail("failed with no answer")
 		}
 		cfg.Logger.Warn("logpipe/kafka: produce failed after the request went out, retrying (this may write the records twice)", "topic", q.tp.topic, "partition", q.tp.partition, "attempt", attempt+1, "error", err)
+		q.p.retried(q.tp, len(batch), attempt+1, false, err)
 		if wait.Sleep(ctx, retryDelay.Delay(attempt+1)) != nil {
 			return fail("failed with no answer")
 		}

@@ -20,9 +20,11 @@ type partitionReader struct {
 	partition int32
 	offset    int64 // next offset to fetch, or kafkago.FirstOffset; owned by run
 	maxBytes  int   // the next fetch's size (see nextFetchSize); owned by run
+	fence     int64 // the fencing token of its records' commits (group assignment)
 	ctx       context.Context
 	cancel    context.CancelFunc
 	stopped   atomic.Bool
+	ends      readerEnds // the last fetch response's high watermark; see ops.go
 }
 
 func (r *partitionReader) active() bool { return !r.stopped.Load() }
@@ -141,6 +143,7 @@ func (r *partitionReader) fetch() error {
 		r.maxBytes = min(c.cfg.FetchMaxBytes, 2*r.maxBytes)
 	}
 	r.offset = max(r.offset, next)
+	r.noteEnd(part.HighWatermark)
 	return nil
 }
 

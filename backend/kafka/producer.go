@@ -31,6 +31,8 @@ type Producer struct {
 	queues map[topicPartition]*partitionQueue
 	wg     sync.WaitGroup // running queue flushers
 
+	onRetry func(backend.Retry) // backend.ProducerOptions.OnRetry; see ops.go
+
 	closeOnce sync.Once
 }
 

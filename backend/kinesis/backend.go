@@ -39,8 +39,13 @@ func (b *Backend) Validate() error { return b.cfg.Validate() }
 // NewProducer loads the AWS configuration and returns a Producer. The
 // producer logs nothing: its retries are bounded by Config.SendTimeout and
 // their outcome is the error Send returns.
-func (b *Backend) NewProducer(ctx context.Context, _ backend.ProducerOptions) (backend.Producer, error) {
-	return NewProducer(ctx, b.cfg)
+func (b *Backend) NewProducer(ctx context.Context, opts backend.ProducerOptions) (backend.Producer, error) {
+	p, err := NewProducer(ctx, b.cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.onRetry = opts.OnRetry
+	return p, nil
 }
 
 // NewConsumer returns a Consumer of the stream opts.Topic; see

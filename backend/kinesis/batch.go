@@ -126,7 +126,7 @@ func (p *Producer) sendStream(ctx context.Context, stream string, entries []batc
 		}
 		return err
 	}
-	r := p.newSendRetry()
+	r := p.newSendRetry(stream, len(entries))
 	for len(keys) > 0 {
 		call := nextCall(keys, queues)
 		in := &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: make([]types.PutRecordsRequestEntry, len(call))}

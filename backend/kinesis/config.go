@@ -125,6 +125,12 @@ type Config struct {
 	// fields above, e.g. a fake in unit tests. Region is then Region, else
 	// DefaultRegion.
 	Client API
+	// Leases, when not nil, makes consumer processes of a stream share its
+	// shards through leases in the database (table logpipe_kinesis_lease)
+	// instead of each reading every shard: see LeaseConfig. Nil (the
+	// default) reads every shard, and a second process is fenced off or
+	// stands by.
+	Leases *LeaseConfig
 }
 
 // API is the part of the Kinesis client this package uses;
@@ -193,6 +199,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeout < 0 {
 		errs = append(errs, fmt.Errorf("logpipe/kinesis: RequestTimeout %s is negative: use a positive duration, or 0 for the default %s", c.RequestTimeout, DefaultRequestTimeout))
+	}
+	if c.Leases != nil {
+		errs = append(errs, c.Leases.validate()...)
 	}
 	if len(c.Region) > 20 {
 		errs = append(errs, fmt.Errorf("logpipe/kinesis: Region %q is longer than 20 characters (the width of logpipe_kinesisoffset.region): use an AWS region name such as us-east-1", c.Region))

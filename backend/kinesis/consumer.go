@@ -24,9 +24,11 @@ import (
 // BrokerOffsets is refused.
 type ConsumerOptions = backend.ConsumerOptions
 
-// Consumer reads every shard of one Kinesis stream. It implements
-// backend.Consumer and backend.IdleAware. It is used by one goroutine at a
-// time and starts no goroutines: all reading happens inside Fetch.
+// Consumer reads every shard of one Kinesis stream, or with Config.Leases
+// the shards it holds leases on. It implements backend.Consumer and
+// backend.IdleAware. It is used by one goroutine at a time. All reading
+// happens inside Fetch; without leases it starts no goroutines, with leases
+// one, which renews and takes leases until Close.
 type Consumer struct {
 	cfg    Config
 	api    API
@@ -51,6 +53,13 @@ type Consumer struct {
 	syncFailures int
 	idle         bool
 	closed       bool
+
+	onAssign func(backend.Assignment) // opts.OnAssign; see ops.go
+	// leases shares the stream's shards with other processes (Config.Leases);
+	// nil without leases.
+	leases *keeper
+	// acquired are leases taken that Fetch has not yet started reading.
+	acquired []leaseEvent
 }
 
 var (
@@ -65,6 +74,12 @@ var (
 // stored position from its start (TRIM_HORIZON); any other starts at
 // cfg.ShardIteratorType. A stream that does not exist is a
 // *MissingStreamError.
+//
+// With cfg.Leases (which needs opts.DB, for logpipe_kinesis_lease), it
+// instead creates the lease rows of the listed shards and starts the
+// goroutine that takes this process's share of them (see LeaseConfig); a
+// shard is read once its lease is taken, from its stored position loaded
+// after the take.
 func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consumer, error) {
 	var errs []error
 	if err := cfg.Validate(); err != nil {
@@ -77,6 +92,9 @@ func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consum
 		errs = append(errs, fmt.Errorf("logpipe/kinesis: positions kept in the broker: %w: Kinesis has no consumer groups; keep positions in the database", backend.ErrUnsupported))
 	} else if opts.Offsets == nil && opts.DB == nil {
 		errs = append(errs, errors.New("logpipe/kinesis: ConsumerOptions has neither DB nor Offsets: pass the application's database, which holds logpipe_kinesisoffset"))
+	}
+	if cfg.Leases != nil && opts.DB == nil {
+		errs = append(errs, errors.New("logpipe/kinesis: Config.Leases needs ConsumerOptions.DB, which holds logpipe_kinesis_lease"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -98,6 +116,8 @@ func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consum
 		name:   opts.Name,
 		log:    log.With("stream", opts.Topic),
 		shards: make(map[string]*shard),
+
+		onAssign: opts.OnAssign,
 	}
 	if c.store, err = opts.Store(func(db *gorm.DB) backend.OffsetStore { return &offsetstore.Kinesis{DB: db, Region: region} }); err != nil {
 		return nil, fmt.Errorf("logpipe/kinesis: %w", err)
@@ -109,6 +129,12 @@ func NewConsumer(ctx context.Context, cfg Config, opts ConsumerOptions) (*Consum
 	c.stored = make(map[string]string, len(loaded))
 	for _, pos := range loaded {
 		c.stored[pos.Shard] = pos.SequenceNumber
+	}
+	if cfg.Leases != nil {
+		if err := c.startLeases(ctx, opts); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	if err := c.sync(ctx, cfg.ShardIteratorType); err != nil {
 		return nil, err
@@ -137,8 +163,13 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if c.leases != nil {
+			if err := c.followLeases(ctx); err != nil {
+				return nil, err
+			}
+		}
 		now := time.Now()
-		if c.syncDue(now) {
+		if c.leases == nil && c.syncDue(now) {
 			if err := c.resync(ctx); err != nil {
 				return nil, err
 			}
@@ -209,16 +240,29 @@ func (c *Consumer) Commit(ctx context.Context, tx *gorm.DB, rec backend.Record) 
 	if rec.Shard == "" || rec.SequenceNumber == "" {
 		return fmt.Errorf("logpipe/kinesis: commit %s: the record has no shard or sequence number", rec.Position)
 	}
-	if err := c.store.Commit(ctx, tx, backend.Checkpoint{Position: rec.Position, Consumer: c.name}); err != nil {
+	cp := backend.Checkpoint{Position: rec.Position, Consumer: c.name}
+	if c.leases != nil {
+		return c.commitLeased(ctx, tx, cp)
+	}
+	if err := c.store.Commit(ctx, tx, cp); err != nil {
 		return fmt.Errorf("logpipe/kinesis: %w", err)
 	}
 	return nil
 }
 
 // Close releases the consumer; later calls return ErrClosed. It holds no
-// connections of its own and is idempotent.
+// connections of its own and is idempotent. With leases, it stops their
+// goroutine and gives every lease back at once (waiting at most 5 seconds
+// for the database), so that other processes take the shards over without
+// waiting for the leases to expire.
 func (c *Consumer) Close() error {
+	if c.closed {
+		return nil
+	}
 	c.closed = true
+	if c.leases != nil {
+		return c.leases.stop()
+	}
 	return nil
 }
 
@@ -261,6 +305,9 @@ func (c *Consumer) pass(ctx context.Context) (recs []backend.Record, allAtTip bo
 // last listing) holds s back, and the shards are listed again soon: reading
 // s before it would put records of a key ahead of older ones.
 func (c *Consumer) parentsDone(s *shard) bool {
+	if c.leases != nil {
+		return true // a child is leased only once its parents are finished
+	}
 	for _, id := range s.parents {
 		p, ok := c.shards[id]
 		if !ok {
@@ -330,6 +377,9 @@ func (c *Consumer) sync(ctx context.Context, start types.ShardIteratorType) erro
 		listed[aws.ToString(sh.ShardId)] = true
 	}
 	for _, sh := range shards {
+		if c.leases != nil {
+			break // shards are read once leased, not as listed
+		}
 		parents := parentsOf(sh.ParentShardId, sh.AdjacentParentShardId)
 		from := start
 		for _, p := range parents {
@@ -348,6 +398,9 @@ func (c *Consumer) sync(ctx context.Context, start types.ShardIteratorType) erro
 	}
 	var gone []string
 	for _, s := range c.shards {
+		if c.leases != nil {
+			break
+		}
 		for _, p := range s.parents {
 			if _, known := c.shards[p]; !known && !listed[p] {
 				gone = append(gone, p)
@@ -372,4 +425,5 @@ func (c *Consumer) add(id string, parents []string, start types.ShardIteratorTyp
 	c.order = append(c.order, id)
 	sort.Strings(c.order)
 	c.log.Debug("logpipe/kinesis: shard added", "shard", id, "parents", parents, "after", after)
+	c.assigned(id)
 }

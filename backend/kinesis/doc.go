@@ -18,4 +18,12 @@
 // transient errors are retried without limit; any other API error is
 // retried once and then returned, so that a consumer never waits forever on
 // an error that will not go away.
+//
+// With Config.Leases, consumer processes of one stream share its shards
+// instead of each reading all of them: each holds leases on its share in
+// the table logpipe_kinesis_lease of the same database, renewed by a
+// goroutine of the consumer, taken over when their owner stops renewing
+// them, balanced when a process joins, and given back by Close. Position
+// commits are fenced by the lease epoch in the record's transaction (see
+// LeaseConfig and offsetstore.CheckKinesisLease).
 package kinesis

@@ -41,6 +41,8 @@ type Producer struct {
 	cfg    Config
 	seqs   *seqCache
 	closed atomic.Bool
+
+	onRetry func(backend.Retry) // backend.ProducerOptions.OnRetry; see ops.go
 }
 
 var (
@@ -100,7 +102,7 @@ func (p *Producer) Send(ctx context.Context, m backend.Message) (backend.Positio
 			in.SequenceNumberForOrdering = aws.String(seq)
 		}
 	}
-	r := p.newSendRetry()
+	r := p.newSendRetry(m.Topic, 1)
 	for {
 		out, err := withTimeout(ctx, r.callTimeout(), func(ctx context.Context) (*kinesis.PutRecordOutput, error) {
 			return p.api.PutRecord(ctx, in, noSDKRetries)
@@ -140,6 +142,12 @@ type sendRetry struct {
 	b                   backoff.Backoff
 	// maybe says that a failed call may have stored the records.
 	maybe bool
+
+	// For the OnRetry hook (ops.go): the stream, the records of the call,
+	// the attempts so far.
+	onRetry          func(backend.Retry)
+	stream           string
+	records, attempt int
 }
 
 // mark marks err, the error the write ends with, as backend.ErrMaybeWritten
@@ -151,8 +159,9 @@ func (r *sendRetry) mark(err error) error {
 	return backend.MarkNotWritten(err)
 }
 
-func (p *Producer) newSendRetry() *sendRetry {
+func (p *Producer) newSendRetry(stream string, records int) *sendRetry {
 	return &sendRetry{
+		onRetry: p.onRetry, stream: stream, records: records,
 		timeout:    p.cfg.SendTimeout,
 		request:    p.cfg.RequestTimeout,
 		deadline:   time.Now().Add(p.cfg.SendTimeout),
@@ -193,6 +202,7 @@ func (r *sendRetry) again(ctx context.Context, err error) error {
 	if time.Now().Add(d).After(r.deadline) {
 		return fmt.Errorf("%w: no success within SendTimeout %s: %w", ErrSendTimeout, r.timeout, err)
 	}
+	r.retried(err)
 	if serr := wait.Sleep(ctx, d); serr != nil {
 		return fmt.Errorf("%w (last error: %v)", serr, err)
 	}

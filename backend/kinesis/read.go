@@ -71,6 +71,7 @@ func (c *Consumer) read(ctx context.Context, s *shard) ([]backend.Record, error)
 		s.after = recs[len(recs)-1].SequenceNumber
 	}
 	s.atTip = len(recs) == 0 && behind == 0
+	s.behind = behind
 	s.iterator = aws.ToString(out.NextShardIterator)
 	if s.iterator == "" {
 		// The shard is closed and read to its end: its children may be
@@ -78,7 +79,9 @@ func (c *Consumer) read(ctx context.Context, s *shard) ([]backend.Record, error)
 		s.ended = true
 		s.atTip = true
 		for _, ch := range out.ChildShards {
-			c.add(aws.ToString(ch.ShardId), ch.ParentShards, types.ShardIteratorTypeTrimHorizon)
+			if c.leases == nil { // else leased once this shard is finished
+				c.add(aws.ToString(ch.ShardId), ch.ParentShards, types.ShardIteratorTypeTrimHorizon)
+			}
 		}
 		if len(out.ChildShards) == 0 {
 			c.syncSoon = true

@@ -40,6 +40,8 @@ type shard struct {
 	gone bool
 	// atTip: the last read returned no records and MillisBehindLatest 0.
 	atTip bool
+	// behind is the last read's MillisBehindLatest (see ops.go).
+	behind time.Duration
 	// readAt is the earliest time of the next read.
 	readAt time.Time
 	// retry spaces out reads after throttling and errors.
@@ -47,6 +49,11 @@ type shard struct {
 	// failures counts the consecutive calls on this shard that failed with
 	// an error that is not transient.
 	failures int
+	// epoch is the lease epoch under which the shard is read (Config.Leases),
+	// and leasedAfter the position loaded when the lease was taken; 0 and
+	// "" without leases.
+	epoch       int64
+	leasedAfter string
 }
 
 func newShard(id string, parents []string, start types.ShardIteratorType, after string) *shard {

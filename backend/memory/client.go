@@ -34,7 +34,7 @@ func (b *Broker) NewConsumer(_ context.Context, opts backend.ConsumerOptions) (b
 	if err != nil {
 		return nil, errorf("%w", err)
 	}
-	return &Consumer{b: b, topic: opts.Topic, name: opts.Name, store: store, PollInterval: DefaultPollInterval, MaxRecords: DefaultMaxRecords}, nil
+	return &Consumer{b: b, topic: opts.Topic, name: opts.Name, store: store, PollInterval: DefaultPollInterval, MaxRecords: DefaultMaxRecords, onAssign: opts.OnAssign}, nil
 }
 
 // Producer writes to a Broker. It is safe for concurrent use.
@@ -102,6 +102,8 @@ type Consumer struct {
 	next   map[int32]int64 // next offset to hand out, per partition
 	loaded bool
 	closed atomic.Bool
+	// onAssign is backend.ConsumerOptions.OnAssign (see ops.go).
+	onAssign func(backend.Assignment)
 	// PollInterval is how long Fetch waits for records before returning
 	// none. Default 50ms.
 	PollInterval time.Duration
@@ -125,6 +127,7 @@ func (c *Consumer) Fetch(ctx context.Context) ([]backend.Record, error) {
 			c.next[pos.Partition] = pos.Offset + 1
 		}
 		c.loaded = true
+		c.assigned()
 	}
 	timer := time.NewTimer(c.PollInterval)
 	defer timer.Stop()

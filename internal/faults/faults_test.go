@@ -31,37 +31,12 @@ import (
 	"github.com/logpipe-go/logpipe/internal/testenv"
 )
 
-// The child processes, built once for the package.
-var (
-	buildOnce sync.Once
-	binDir    string
-	buildErr  error
-)
-
-func binaries(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		binDir, buildErr = os.MkdirTemp("", "logpipe-faults-")
-		if buildErr != nil {
-			return
-		}
-		for name, pkg := range map[string]string{"child": "./child", "example-consumer": "../../examples/kafka/consumer"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg).CombinedOutput()
-			if err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	require.NoError(t, buildErr)
-	return binDir
-}
+// binary returns the child program's path, built once for the package.
+func binary(t *testing.T, pkg string) string { return testenv.Build(t, pkg) }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	testenv.CleanupBuilds()
 	os.Exit(code)
 }
 
@@ -162,7 +137,7 @@ func childArgs(t *testing.T, kind, topic, dsn string) []string {
 // landed inside one: most must, or the test proves little.
 func TestConsumerKilledMidStream(t *testing.T) {
 	t.Parallel()
-	bin := binaries(t)
+	child := binary(t, "./child")
 	for _, kind := range []string{"kafka", "kinesis"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
@@ -182,7 +157,7 @@ func TestConsumerKilledMidStream(t *testing.T) {
 
 			inTx := 0
 			for k := range kills {
-				cmd := exec.Command(filepath.Join(bin, "child"), append(childArgs(t, kind, topic, dsn), "-delay", "10ms")...)
+				cmd := exec.Command(child, append(childArgs(t, kind, topic, dsn), "-delay", "10ms")...)
 				stdout, err := cmd.StdoutPipe()
 				require.NoError(t, err)
 				cmd.Stderr = os.Stderr
@@ -208,7 +183,7 @@ func TestConsumerKilledMidStream(t *testing.T) {
 			assert.Greater(t, inTx, kills/2, "most kills must land inside a transaction")
 
 			// The last run reads to the end and stops when idle.
-			cmd := exec.Command(filepath.Join(bin, "child"), append(childArgs(t, kind, topic, dsn), "-delay", "0", "-idle", "3s", "-tx", "50")...)
+			cmd := exec.Command(child, append(childArgs(t, kind, topic, dsn), "-delay", "0", "-idle", "3s", "-tx", "50")...)
 			cmd.Stderr = os.Stderr
 			done := make(chan error, 1)
 			require.NoError(t, cmd.Start())
@@ -337,9 +312,9 @@ func TestTwoReplicasStartedTogether(t *testing.T) {
 // Kubernetes stop it), well within their grace period.
 func TestExampleConsumerStopsOnSIGTERM(t *testing.T) {
 	t.Parallel()
-	bin := binaries(t)
+	example := binary(t, "../../examples/kafka/consumer")
 	topic := kafkaTopic(t, 1)
-	cmd := exec.Command(filepath.Join(bin, "example-consumer"), "-brokers", testenv.KafkaBrokers(t)[0], "-topic", topic,
+	cmd := exec.Command(example, "-brokers", testenv.KafkaBrokers(t)[0], "-topic", topic,
 		"-db", filepath.Join(t.TempDir(), "people.db"), "-idle", "0")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -85,7 +85,7 @@ func TestKafkaSamePartition(t *testing.T) {
 
 // A topic with versions 1 and 2 of "person", a type the Go consumer ignores
 // and a type it does not know, all from Django: persons are applied, the
-// rest is skipped and committed (CONTRACT section 2).
+// rest is skipped and committed (as the original does).
 func TestKafkaMixedTopic(t *testing.T) {
 	t.Parallel()
 	e := newKafkaEnv(t)

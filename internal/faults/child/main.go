@@ -48,15 +48,52 @@ func (*Tick) Version() int { return 1 }
 // KeyField returns "id".
 func (*Tick) KeyField() string { return "id" }
 
-var saveDelay time.Duration
+var (
+	saveDelay time.Duration
+	owner     string
+)
 
-// Save counts the application, slowly.
+// Save counts the application, slowly; with -owner it also records which
+// process applied it (column owner).
 func (t *Tick) Save(ctx context.Context, tx *gorm.DB, _ any) error {
 	time.Sleep(saveDelay)
+	if owner != "" {
+		return tx.WithContext(ctx).Exec("INSERT INTO applieds (id, times, owner) VALUES (?, 1, ?) ON CONFLICT (id) DO UPDATE SET times = applieds.times + 1, owner = excluded.owner", t.ID, owner).Error
+	}
 	return tx.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "id"}},
 		DoUpdates: clause.Assignments(map[string]any{"times": gorm.Expr("applieds.times + 1")}),
 	}).Create(&Applied{ID: t.ID, Times: 1}).Error
+}
+
+// Keyed is a message whose key several messages share, numbered by Seq in
+// the order they were sent: its Save counts those applied out of order in
+// key_orders.
+type Keyed struct {
+	ID  string `json:"id"`
+	Key string `json:"key"`
+	Seq int    `json:"seq"`
+	logpipe.NoLookup
+}
+
+// MessageType returns "keyed".
+func (*Keyed) MessageType() string { return "keyed" }
+
+// Version returns 1.
+func (*Keyed) Version() int { return 1 }
+
+// KeyField returns "key".
+func (*Keyed) KeyField() string { return "key" }
+
+// Save counts the application, and whether it followed the key's previous
+// one.
+func (k *Keyed) Save(ctx context.Context, tx *gorm.DB, _ any) error {
+	if err := (&Tick{ID: k.ID}).Save(ctx, tx, nil); err != nil {
+		return err
+	}
+	return tx.WithContext(ctx).Exec(`INSERT INTO key_orders (key, last_seq, out_of_order) VALUES (?, ?, CASE WHEN ? = 0 THEN 0 ELSE 1 END)
+		ON CONFLICT (key) DO UPDATE SET out_of_order = key_orders.out_of_order + CASE WHEN excluded.last_seq = key_orders.last_seq + 1 THEN 0 ELSE 1 END,
+		last_seq = excluded.last_seq`, k.Key, k.Seq, k.Seq).Error
 }
 
 func main() {
@@ -68,11 +105,17 @@ func main() {
 	idle := flag.Duration("idle", 0, "stop after this long without records")
 	flag.DurationVar(&saveDelay, "delay", 5*time.Millisecond, "time each save takes")
 	txSize := flag.Int("tx", 1, "records per transaction")
+	leases := flag.Duration("leases", 0, "Kinesis: share the shards through leases of this duration (renewed every fifth of it)")
+	flag.StringVar(&owner, "owner", "", "the lease owner, recorded with each application")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	db, err := gorm.Open(postgres.Open(*dsn+" application_name=logpipe-fault-child"), &gorm.Config{Logger: logger.Discard})
+	app := "logpipe-fault-child"
+	if owner != "" {
+		app = "logpipe-fault-" + owner
+	}
+	db, err := gorm.Open(postgres.Open(*dsn+" application_name="+app), &gorm.Config{Logger: logger.Discard})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -81,7 +124,12 @@ func main() {
 	case "kafka":
 		b = kafka.New(kafka.Config{Brokers: []string{*brokers}, PollInterval: 200 * time.Millisecond})
 	case "kinesis":
+		var lc *kinesis.LeaseConfig
+		if *leases > 0 {
+			lc = &kinesis.LeaseConfig{Owner: owner, Duration: *leases, Renew: *leases / 5}
+		}
 		b = kinesis.New(kinesis.Config{
+			Leases:   lc,
 			Endpoint: *endpoint, Region: "eu-west-1", PollInterval: 200 * time.Millisecond,
 			Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 				return aws.Credentials{AccessKeyID: "fault", SecretAccessKey: "fault", Source: "fault test"}, nil
@@ -90,7 +138,11 @@ func main() {
 	default:
 		log.Fatalf("unknown backend %q", *kind)
 	}
-	s := logpipe.Settings{Backend: b, DB: db, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	level := slog.LevelWarn
+	if *leases > 0 {
+		level = slog.LevelInfo // lease changes are logged at info level
+	}
+	s := logpipe.Settings{Backend: b, DB: db, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
 	opts := []logpipe.ConsumerOption{logpipe.WithTransactionSize(*txSize)}
 	if *idle > 0 {
 		opts = append(opts, logpipe.WithIdleTimeout(*idle))
@@ -99,7 +151,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := c.Register(&Tick{}); err != nil {
+	if err := c.Register(&Tick{}, &Keyed{}); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("running")
