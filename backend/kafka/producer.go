@@ -135,10 +135,17 @@ func (p *Producer) send(ctx context.Context, msgs []backend.Message) (positions 
 	items := make([]item, len(msgs))
 	groups := map[topicPartition][]*item{}
 	var order []topicPartition
+	var (
+		lastTopic string // a batch is usually of one topic: look it up once
+		parts     []int
+	)
 	for i, m := range msgs {
-		parts, err := p.lookup(ctx, m.Topic)
-		if err != nil {
-			return nil, nil, backend.MarkNotWritten(err)
+		if parts == nil || m.Topic != lastTopic {
+			var err error
+			if parts, err = p.lookup(ctx, m.Topic); err != nil {
+				return nil, nil, backend.MarkNotWritten(err)
+			}
+			lastTopic = m.Topic
 		}
 		tp := topicPartition{topic: m.Topic, partition: partitionFor(m.Key, parts, &p.rr)}
 		items[i] = item{key: m.Key, value: m.Value, headers: m.Headers, ts: now, w: w, idx: i}
