@@ -137,6 +137,8 @@ type sample struct {
 	rate       float64 // records per second
 	rssMB      float64 // peak resident set of the process, MiB
 	startRSSMB float64 // its peak before the measured work (0: not known)
+	// p50Ms and p99Ms are commit-to-send latencies (the outbox measures).
+	p50Ms, p99Ms float64
 }
 
 // benchCase is one measurement, run once per round.
@@ -292,6 +294,8 @@ type childResult struct {
 	Records    int     `json:"records"`
 	Seconds    float64 `json:"seconds"`
 	StartRSSMB float64 `json:"start_rss_mb"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
 }
 
 // exec runs cmd, parses its standard output with parse and adds the peak
@@ -335,7 +339,7 @@ func parseChildJSON(out []byte) (sample, error) {
 	if res.Seconds <= 0 || res.Records <= 0 {
 		return sample{}, fmt.Errorf("no measure: %+v", res)
 	}
-	return sample{rate: float64(res.Records) / res.Seconds, startRSSMB: res.StartRSSMB}, nil
+	return sample{rate: float64(res.Records) / res.Seconds, startRSSMB: res.StartRSSMB, p50Ms: res.P50Ms, p99Ms: res.P99Ms}, nil
 }
 
 var (

@@ -75,6 +75,7 @@ func (r report) targets() []target {
 		{what: "consumer peak RSS, applying into PostgreSQL, vs the original's", num: pg + "1/tx", den: "original consume and apply, postgres", rss: true, atMost: 1.0 / 3},
 		{what: "consumer peak RSS, one-record batches (no-op save), vs the original's applying", num: "Go read and dispatch, one-record batches", den: "original consume and apply, postgres", rss: true, atMost: 1.0 / 3},
 		{what: "consumer peak RSS, large batches (no-op save), vs the original's applying", num: "Go read and dispatch, no-op save, 1000/tx", den: "original consume and apply, postgres", rss: true, atMost: 1.0 / 3},
+		{what: "outbox end to end (save, outbox.Send, relay) vs save then Producer.Send", num: "Go outbox: save and outbox.Send in the transaction, relayed, postgres", den: "Go save, commit, then Producer.Send, postgres"},
 		{what: "Kinesis emulator: Send one at a time vs the original", num: "Kinesis: Go Send, one at a time", den: "Kinesis: original send, one at a time"},
 		{what: "Kinesis emulator: consume and apply (SQLite, 1/tx) vs the original", num: "Kinesis: Go consume and apply, sqlite, 1/tx", den: "Kinesis: original consume and apply, sqlite"},
 	}
@@ -153,6 +154,9 @@ func (r report) text() string {
 			fmt.Fprintf(&b, "%-80s %8.2f  %s\n", t.what, v, strings.ReplaceAll(t.verdict(v), "**", ""))
 		}
 	}
+	if lat := r.latencies(); lat != "" {
+		b.WriteString("\ncommit-to-send latency (medians of the rounds' p50 and p99)\n" + lat)
+	}
 	for _, f := range r.failures {
 		fmt.Fprintf(&b, "FAILED: %s\n", f)
 	}
@@ -195,6 +199,9 @@ func (r report) markdown() string {
 			what += " (" + t.comment + ")"
 		}
 		fmt.Fprintf(&b, "| %s | %.2f | %s |\n", what, v, t.verdict(v))
+	}
+	if lat := r.latencies(); lat != "" {
+		b.WriteString("\nCommit-to-send latency of the outbox measures (each record's timestamp, set when the producer sends it, minus its transaction's commit; medians of the rounds' p50 and p99):\n\n```\n" + lat + "```\n")
 	}
 	if len(r.failures) > 0 {
 		b.WriteString("\nMeasurements that failed (their medians are of the other rounds):\n\n")
@@ -348,4 +355,22 @@ func dash(d bool) string {
 		return ` stroke-dasharray="6 4"`
 	}
 	return ""
+}
+
+// latencies lists the commit-to-send latencies of the cases that measure
+// them (the outbox's), one line each, or "".
+func (r report) latencies() string {
+	var b strings.Builder
+	for _, c := range r.cases {
+		var p50, p99 []float64
+		for _, s := range r.results[c.name] {
+			if s.p50Ms > 0 {
+				p50, p99 = append(p50, s.p50Ms), append(p99, s.p99Ms)
+			}
+		}
+		if len(p50) > 0 {
+			fmt.Fprintf(&b, "%-80s p50 %7.1f ms  p99 %7.1f ms\n", c.name, median(p50), median(p99))
+		}
+	}
+	return b.String()
 }

@@ -329,6 +329,26 @@ func (r *runner) setup(ctx context.Context) ([]benchCase, error) {
 				}})
 		}
 	}
+	if e.pgDSN != "" {
+		for _, v := range []struct{ name, mode, bound string }{
+			{"Go save, commit, then Producer.Send, postgres", "plain", "a commit and a broker round trip per change"},
+			{"Go outbox: save and outbox.Send in the transaction, relayed, postgres", "outbox", "a commit per change (with the outbox row); the relay batches the sends"},
+		} {
+			add(benchCase{name: v.name, group: "outbox", n: o.send, bound: v.bound,
+				run: func(ctx context.Context, round int) (sample, error) {
+					spec, _, err := r.database(ctx, "postgres")
+					if err != nil {
+						return sample{}, err
+					}
+					t, err := r.topic(ctx, "lpbench-outbox-")
+					if err != nil {
+						return sample{}, err
+					}
+					defer r.dropTopic(ctx, t)
+					return r.child(ctx, "kafka-postgres", "outbox-"+v.mode, round, "-kind", "outbox", "-mode", v.mode, "-topic", t, "-n", strconv.Itoa(o.send), "-db", spec)
+				}})
+		}
+	}
 	add(benchCase{name: "Go read and dispatch, no-op save, 1000/tx", group: "read", n: o.perf, bound: "the CPU: parsing and decoding, kafka-go",
 		run: func(ctx context.Context, round int) (sample, error) {
 			spec, _, err := r.database(ctx, "sqlite")

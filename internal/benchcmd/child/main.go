@@ -39,6 +39,9 @@ type childResult struct {
 	// StartRSSMB is the process's peak RSS before the measured work: the
 	// runtime and the linked code.
 	StartRSSMB float64 `json:"start_rss_mb"`
+	// P50Ms and P99Ms are commit-to-send latencies (the outbox measures).
+	P50Ms float64 `json:"p50_ms,omitempty"`
+	P99Ms float64 `json:"p99_ms,omitempty"`
 }
 
 // childArgs are the flags of one measurement in a child process.
@@ -54,6 +57,7 @@ type childArgs struct {
 	tx       int
 	db       string // sqlite:PATH or a PostgreSQL DSN
 	profile  string
+	mode     string // outbox: outbox or plain
 }
 
 // runChild parses a child's flags, runs its measurement and prints the
@@ -79,6 +83,7 @@ func runChild(args []string) error {
 	fs.IntVar(&a.tx, "tx", 1, "records per transaction")
 	fs.StringVar(&a.db, "db", "", "sqlite:PATH or a PostgreSQL DSN")
 	fs.StringVar(&a.profile, "cpuprofile", "", "write a CPU profile of the measured part here")
+	fs.StringVar(&a.mode, "mode", "outbox", "for -kind outbox: outbox (Send in the transaction, relayed) or plain (Send after the commit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -94,6 +99,8 @@ func runChild(args []string) error {
 		res, err = childSend(ctx, a)
 	case "apply", "dispatch":
 		res, err = childConsume(ctx, a)
+	case "outbox":
+		res, err = childOutbox(ctx, a)
 	default:
 		return fmt.Errorf("unknown -kind %q", a.kind)
 	}
