@@ -178,23 +178,12 @@ func TestAbandonedSendIsNotWritten(t *testing.T) {
 	topic, _ := testTopic(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := NewProducer(Config{Brokers: testenv.KafkaBrokers(t)})
-	require.NoError(t, err)
-	defer p.Close()
-	gt := &gateTransport{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
-	p.conn.newTransport = func() (transport, error) {
-		tr, err := newTransport(p.conn.cfg, nil)
-		gt.Transport = tr
-		return gt, err
-	}
-	old := p.conn.transport
-	p.conn.transport, _ = p.conn.newTransport()
-	old.CloseIdleConnections()
+	p, gt := gatedProducer(t)
 	send := func(ctx context.Context, v string) (backend.Position, error) {
 		return p.Send(ctx, backend.Message{Topic: topic, Key: []byte("k"), Value: []byte(v)})
 	}
 
-	_, err = send(ctx, "json:0") // waits out the new topic's leader election
+	_, err := send(ctx, "json:0") // waits out the new topic's leader election
 	require.NoError(t, err)
 
 	gt.hold.Store(true)
@@ -228,4 +217,23 @@ func TestAbandonedSendIsNotWritten(t *testing.T) {
 	pos, err := send(ctx, "json:3")
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, pos.Offset, "the abandoned record took no offset")
+}
+
+// gatedProducer returns a producer of the test broker whose requests pass
+// through a gateTransport, which holds them until the test opens its gate.
+func gatedProducer(t *testing.T) (*Producer, *gateTransport) {
+	t.Helper()
+	p, err := NewProducer(Config{Brokers: testenv.KafkaBrokers(t)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	gt := &gateTransport{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	p.conn.newTransport = func() (transport, error) {
+		tr, err := newTransport(p.conn.cfg, nil)
+		gt.Transport = tr
+		return gt, err
+	}
+	old := p.conn.transport
+	p.conn.transport, _ = p.conn.newTransport()
+	old.CloseIdleConnections()
+	return p, gt
 }

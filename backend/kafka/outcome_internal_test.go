@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logpipe-go/logpipe/backend"
-	"github.com/logpipe-go/logpipe/internal/testenv"
 )
 
 // TestSendBatchWhoseContextEndsSaysWhatMayBeWritten: when a SendBatch's
@@ -22,18 +21,7 @@ func TestSendBatchWhoseContextEndsSaysWhatMayBeWritten(t *testing.T) {
 	topic, _ := testTopic(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	p, err := NewProducer(Config{Brokers: testenv.KafkaBrokers(t)})
-	require.NoError(t, err)
-	defer p.Close()
-	gt := &gateTransport{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
-	p.conn.newTransport = func() (transport, error) {
-		tr, err := newTransport(p.conn.cfg, nil)
-		gt.Transport = tr
-		return gt, err
-	}
-	old := p.conn.transport
-	p.conn.transport, _ = p.conn.newTransport()
-	old.CloseIdleConnections()
+	p, gt := gatedProducer(t)
 	batch := func(vs ...string) []backend.Message {
 		var out []backend.Message
 		for _, v := range vs {
@@ -42,7 +30,7 @@ func TestSendBatchWhoseContextEndsSaysWhatMayBeWritten(t *testing.T) {
 		return out
 	}
 
-	_, err = p.Send(ctx, batch("json:0")[0]) // waits out the new topic's leader election
+	_, err := p.Send(ctx, batch("json:0")[0]) // waits out the new topic's leader election
 	require.NoError(t, err)
 
 	gt.hold.Store(true)
